@@ -1,0 +1,12 @@
+# Turns each Lua script in IN into a C string constant ch_lua_<name> in OUT.
+string(REPLACE "," ";" IN "${IN}")
+set(body "/* Generated from the Lua files in common/scripts; do not edit. */\n")
+foreach(f ${IN})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(REPLACE "\\" "\\\\" text "${text}")
+  string(REPLACE "\"" "\\\"" text "${text}")
+  string(REPLACE "\n" "\\n\"\n\"" text "${text}")
+  string(APPEND body "extern const char ch_lua_${name}[];\nconst char ch_lua_${name}[] =\n\"${text}\";\n")
+endforeach()
+file(WRITE ${OUT} "${body}")
