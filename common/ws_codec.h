@@ -17,10 +17,11 @@
  *  - After CH_WS_ERROR the parser is dead; every later call returns
  *    CH_WS_ERROR again.
  *
- * Ownership: the parser owns its message buffer (malloc'd, grown up to
- * max_message, released by ch_ws_parser_reset/free). Event payload pointers
- * point into parser memory and stay valid only until the next call to
- * ch_ws_parser_feed.
+ * Ownership: the parser owns its message buffer (malloc'd, grown as payload
+ * bytes arrive, never past max_message, released by ch_ws_parser_shrink when
+ * no message is in progress, and by ch_ws_parser_free). Event payload
+ * pointers point into parser memory and stay valid only until the next call
+ * to ch_ws_parser_feed or ch_ws_parser_shrink.
  */
 #ifndef CHORUS_WS_CODEC_H
 #define CHORUS_WS_CODEC_H
