@@ -28,7 +28,8 @@ typedef struct {
 } ch_ws_request;
 
 typedef struct {
-    int status;              /* 101 on success; 400, 405 or 426 otherwise */
+    int status;              /* 101 on success; 400, 405 or 426 otherwise (500 if
+                                hashing failed for lack of memory) */
     const char *reason;      /* static text explaining a refusal; NULL on 101 */
     char accept[29];         /* Sec-WebSocket-Accept value, NUL-terminated (on 101) */
     const char *subprotocol; /* CH_WS_SUBPROTOCOL if it must be echoed, else NULL */

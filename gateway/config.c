@@ -12,6 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "log.h"
 
 #define DEV_SECRET "chorus-dev-secret-change-me"
@@ -56,7 +60,7 @@ static const opt_def opts[O_COUNT] = {
     [O_PING]          = { "--ping-interval", "CHORUS_PING_INTERVAL", "20", "seconds between server pings", OPT_INT, 0 },
     [O_PONG_MISSES]   = { "--pong-misses", "CHORUS_PONG_MISSES", "2", "unanswered pings before dropping a connection", OPT_INT, 0 },
     [O_HANDSHAKE]     = { "--handshake-timeout", "CHORUS_HANDSHAKE_TIMEOUT", "10", "seconds to complete the HTTP request/upgrade", OPT_INT, 0 },
-    [O_IDLE]          = { "--idle-timeout", "CHORUS_IDLE_TIMEOUT", "3600", "seconds without client messages before close; 0 = never", OPT_INT, 0 },
+    [O_IDLE]          = { "--idle-timeout", "CHORUS_IDLE_TIMEOUT", "300", "seconds a connection in no room may stay silent; 0 = forever", OPT_INT, 0 },
     [O_DRAIN]         = { "--drain-seconds", "CHORUS_DRAIN_SECONDS", "10", "SIGTERM drain window over which clients are closed", OPT_INT, 0 },
     [O_WINDOW]        = { "--stream-window", "CHORUS_STREAM_WINDOW", "10000", "events kept per room for catch-up", OPT_INT, 0 },
     [O_DEDUP]         = { "--dedup-seconds", "CHORUS_DEDUP_SECONDS", "600", "window in which a retried publish returns its first seq", OPT_INT, 0 },
@@ -231,6 +235,18 @@ gw_config_parse(gw_config *cfg, int argc, char **argv)
         if (!val[O_JWT_KEY_FILE]) { fprintf(stderr, "config: %s needs --jwt-key-file\n", val[O_JWT_ALG]); return -1; }
         cfg->jwt_key = read_file(val[O_JWT_KEY_FILE], &cfg->jwt_key_len);
         if (!cfg->jwt_key) { fprintf(stderr, "config: cannot read --jwt-key-file %s\n", val[O_JWT_KEY_FILE]); return -1; }
+        /* A bad key would make every token look forged: refuse to start. */
+        BIO *bio = BIO_new_mem_buf(cfg->jwt_key, (int)cfg->jwt_key_len);
+        EVP_PKEY *pk = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+        int want = cfg->jwt_alg == CH_JWT_RS256 ? EVP_PKEY_RSA : EVP_PKEY_EC;
+        int ok = pk && EVP_PKEY_base_id(pk) == want;
+        EVP_PKEY_free(pk);
+        BIO_free(bio);
+        if (!ok) {
+            fprintf(stderr, "config: --jwt-key-file %s is not a %s public key PEM\n",
+                    val[O_JWT_KEY_FILE], val[O_JWT_ALG]);
+            return -1;
+        }
     }
     if (!cfg->jwt_key || cfg->jwt_key_len == 0) { fprintf(stderr, "config: empty JWT key\n"); return -1; }
     if (val[O_JWT_ISSUER]) snprintf(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), "%s", val[O_JWT_ISSUER]);

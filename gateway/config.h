@@ -37,7 +37,7 @@ typedef struct {
     int ping_interval;         /* seconds between server pings */
     int pong_misses;           /* unanswered pings before the connection is dropped */
     int handshake_timeout;     /* seconds to complete the HTTP upgrade */
-    int idle_timeout;          /* seconds without a client message before close (0: off) */
+    int idle_timeout;          /* seconds a connection in no room may stay silent (0: off) */
     int drain_seconds;         /* SIGTERM: closes are spread over this window */
     long stream_window;        /* events kept per room for catch-up */
     int dedup_seconds;         /* publish retry window for (author, cid) */

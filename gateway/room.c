@@ -141,7 +141,7 @@ room_get(gw_rooms *r, const char *id)
     x->hnext = r->buckets[b];
     r->buckets[b] = x;
     r->count++;
-    __atomic_fetch_add(&gw_stats->rooms, 1, __ATOMIC_RELAXED);
+    GW_INC(rooms);
     return x;
 }
 

@@ -447,8 +447,10 @@ gw_session_tick(gw_session *s, uint64_t mono, int64_t wall_s)
         gw_session_close(s, CH_WS_CLOSE_POLICY, "token expired: reconnect with a fresh token");
         return;
     }
-    if (cfg->idle_timeout && mono - s->last_msg_ms > (uint64_t)cfg->idle_timeout * 1000) {
-        gw_session_close(s, CH_WS_CLOSE_GOING_AWAY, "idle timeout");
+    /* Idle: in no room and silent. A client listening in a room is not idle. */
+    if (cfg->idle_timeout && s->nrooms == 0 &&
+        mono - s->last_msg_ms > (uint64_t)cfg->idle_timeout * 1000) {
+        gw_session_close(s, CH_WS_CLOSE_GOING_AWAY, "idle timeout: no room joined");
         return;
     }
     uint64_t quiet = mono - s->last_rx_ms;
