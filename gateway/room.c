@@ -448,8 +448,9 @@ on_join_reply(redisAsyncContext *c, void *r, void *priv)
     int more = reply->element[5]->integer != 0;
 
     if (status != 0) {
+        /* join.lua added no presence; a resyncing member still has its old entry. */
         member_send_snapshot_required(m, seq, epoch);
-        member_remove(m, 0);
+        member_remove(m, m->joined_sent);
         goto out;
     }
     m->epoch = epoch;
