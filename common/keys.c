@@ -26,6 +26,7 @@ ch_room_keys_build(ch_room_keys *k, const char *room, unsigned partitions)
     snprintf(k->meta, sizeof(k->meta), "ch:{p%u}:m:%s", p, room);
     snprintf(k->stream, sizeof(k->stream), "ch:{p%u}:s:%s", p, room);
     snprintf(k->presence, sizeof(k->presence), "ch:{p%u}:p:%s", p, room);
+    snprintf(k->acl, sizeof(k->acl), "ch:{p%u}:a:%s", p, room);
     snprintf(k->channel, sizeof(k->channel), "ch:{p%u}:r:%s", p, room);
     ch_persist_key(k->persist, sizeof(k->persist), p);
 }

@@ -10,6 +10,7 @@
  *   ch:{pN}:m:<room>            hash    seq, epoch              (room meta)
  *   ch:{pN}:s:<room>            stream  id "<seq>-0", field e   (catch-up window)
  *   ch:{pN}:p:<room>            zset    presence member -> expiry ms
+ *   ch:{pN}:a:<room>            hash    user id -> role   (room access list, kept by the worker)
  *   ch:{pN}:d:<rlen>:<room><clen>:<cid><author>
  *                               string  "<seq>:<epoch>"          (publish dedup)
  *   ch:{pN}:r:<room>            channel room fan-out (pub/sub)
@@ -32,6 +33,7 @@ typedef struct {
     char meta[CH_KEY_MAX];
     char stream[CH_KEY_MAX];
     char presence[CH_KEY_MAX];
+    char acl[CH_KEY_MAX];
     char channel[CH_KEY_MAX];
     char persist[CH_KEY_MAX];
 } ch_room_keys;

@@ -34,7 +34,7 @@ typedef struct {
 enum {
     O_LISTEN, O_WORKERS, O_NODE, O_REDIS, O_REDIS_PASSWORD, O_PARTITIONS,
     O_JWT_ALG, O_JWT_SECRET, O_JWT_KEY_FILE, O_JWT_ISSUER, O_JWT_AUDIENCE, O_JWT_LEEWAY,
-    O_ORIGINS, O_MAX_MESSAGE, O_MAX_ROOMS, O_PUBLISH_RATE, O_OUTBOUND, O_PING, O_PONG_MISSES,
+    O_ORIGINS, O_ROOM_ACL, O_MAX_MESSAGE, O_MAX_ROOMS, O_PUBLISH_RATE, O_OUTBOUND, O_PING, O_PONG_MISSES,
     O_HANDSHAKE, O_IDLE, O_DRAIN, O_WINDOW, O_DEDUP, O_PRESENCE_TTL, O_CATCHUP_PAGE,
     O_LOG_LEVEL, O_COUNT
 };
@@ -53,6 +53,7 @@ static const opt_def opts[O_COUNT] = {
     [O_JWT_AUDIENCE]  = { "--jwt-audience", "CHORUS_JWT_AUDIENCE", NULL, "required aud claim", OPT_STR, 0 },
     [O_JWT_LEEWAY]    = { "--jwt-leeway", "CHORUS_JWT_LEEWAY", "30", "seconds of clock skew allowed for exp/nbf", OPT_INT, 0 },
     [O_ORIGINS]       = { "--allowed-origins", "CHORUS_ALLOWED_ORIGINS", NULL, "comma-separated Origin allowlist; '*' any (default: same host)", OPT_STR, 0 },
+    [O_ROOM_ACL]      = { "--room-acl", "CHORUS_ROOM_ACL", "open", "required: only users on a room's access list (kept by the worker) may join; open: rooms without a list admit any authenticated user", OPT_STR, 0 },
     [O_MAX_MESSAGE]   = { "--max-message", "CHORUS_MAX_MESSAGE", "65536", "largest WebSocket message in bytes (close 1009 above)", OPT_SIZE, 0 },
     [O_MAX_ROOMS]     = { "--max-rooms", "CHORUS_MAX_ROOMS", "100", "rooms one connection may join", OPT_INT, 0 },
     [O_PUBLISH_RATE]  = { "--publish-rate", "CHORUS_PUBLISH_RATE", "100", "publishes per second per connection", OPT_INT, 0 },
@@ -251,6 +252,11 @@ gw_config_parse(gw_config *cfg, int argc, char **argv)
     if (!cfg->jwt_key || cfg->jwt_key_len == 0) { fprintf(stderr, "config: empty JWT key\n"); return -1; }
     if (val[O_JWT_ISSUER]) snprintf(cfg->jwt_issuer, sizeof(cfg->jwt_issuer), "%s", val[O_JWT_ISSUER]);
     if (val[O_JWT_AUDIENCE]) snprintf(cfg->jwt_audience, sizeof(cfg->jwt_audience), "%s", val[O_JWT_AUDIENCE]);
+    if (strcmp(val[O_ROOM_ACL], "required") == 0) cfg->room_acl_required = 1;
+    else if (strcmp(val[O_ROOM_ACL], "open") != 0) {
+        fprintf(stderr, "config: --room-acl: use 'required' or 'open'\n");
+        return -1;
+    }
     if (val[O_ORIGINS]) snprintf(cfg->allowed_origins, sizeof(cfg->allowed_origins), "%s", val[O_ORIGINS]);
     return 0;
 }

@@ -28,6 +28,7 @@ typedef struct {
     char jwt_audience[256];
     long jwt_leeway;
 
+    int room_acl_required;     /* 1: a room without an access list is closed */
     char allowed_origins[1024];/* comma-separated; "" = same host only; "*" = any */
 
     size_t max_message;        /* bytes per WebSocket message (1009 above) */

@@ -31,17 +31,22 @@
 #define KEEPALIVE_IDLE_S 60
 #define FD_RESERVE 64           /* descriptors kept free for Redis, logs, accept */
 
-typedef struct {
+/* Per HTTP connection until it is upgraded or freed: its handshake deadline,
+ * and its place in the list of open HTTP connections (freed at shutdown,
+ * since evhtp_free does not free connections). */
+typedef struct hs_deadline {
+    struct event *ev;
+    evhtp_connection_t *conn;
+    struct hs_deadline *prev, *next;
+    struct gw_http *http;
+} hs_deadline;
+
+typedef struct gw_http {
     evhtp_t *htp;
     gw_node *node;
     long max_sessions;
+    hs_deadline *conns;       /* open, not upgraded HTTP connections */
 } gw_http;
-
-/* Deadline of one not-yet-upgraded connection. */
-typedef struct {
-    struct event *ev;
-    evhtp_connection_t *conn;
-} hs_deadline;
 
 static void
 reply_json(evhtp_request_t *req, int status, const char *body)
@@ -70,6 +75,8 @@ static void
 deadline_free(hs_deadline *d)
 {
     if (!d) return;
+    if (d->prev) d->prev->next = d->next; else d->http->conns = d->next;
+    if (d->next) d->next->prev = d->prev;
     event_free(d->ev);
     free(d);
 }
@@ -101,8 +108,13 @@ on_accept(evhtp_connection_t *conn, void *arg)
     hs_deadline *d = malloc(sizeof(*d));
     if (!d) return EVHTP_RES_ERROR;
     d->conn = conn;
+    d->http = h;
     d->ev = evtimer_new(h->node->base, on_deadline, d);
     if (!d->ev) { free(d); return EVHTP_RES_ERROR; }
+    d->prev = NULL;
+    d->next = h->conns;
+    if (h->conns) h->conns->prev = d;
+    h->conns = d;
     struct timeval tv = { h->node->cfg->handshake_timeout, 0 };
     evtimer_add(d->ev, &tv);
     evhtp_connection_set_hook(conn, evhtp_hook_on_connection_fini, (evhtp_hook)on_conn_fini, d);
@@ -283,6 +295,7 @@ gw_http_stop(gw_node *n)
 {
     gw_http *h = n->http;
     if (!h) return;
+    while (h->conns) evhtp_connection_free(h->conns->conn); /* fini hook unlinks */
     evhtp_unbind_socket(h->htp);
     evhtp_free(h->htp);
     free(h);

@@ -447,6 +447,10 @@ on_join_reply(redisAsyncContext *c, void *r, void *priv)
     redisReply *presence = reply->element[4];
     int more = reply->element[5]->integer != 0;
 
+    if (status == 2) {
+        member_fail(m, CH_ERR_FORBIDDEN, "not a member of this room's workspace");
+        goto out;
+    }
     if (status != 0) {
         /* join.lua added no presence; a resyncing member still has its old entry. */
         member_send_snapshot_required(m, seq, epoch);
@@ -495,10 +499,11 @@ member_start_join(gw_member *m)
     snprintf(page, sizeof(page), "%d", n->cfg->catchup_page);
     snprintf(ttl, sizeof(ttl), "%d", n->cfg->presence_ttl * 1000);
     snprintf(room_json, sizeof(room_json), "\"%s\"", m->room->id);
-    const char *args[10] = { k.meta, k.stream, k.presence, k.channel,
-                             since, epoch, page, m->s->presence, ttl, room_json };
+    const char *args[13] = { k.meta, k.stream, k.presence, k.channel, k.acl,
+                             since, epoch, page, m->s->presence, ttl, room_json, m->s->user,
+                             n->cfg->room_acl_required ? "1" : "0" };
     member_ctx *c = ctx_new(m);
-    if (!c || gw_broker_script(n->broker, GW_SCRIPT_JOIN, on_join_reply, c, 4, 10, args, NULL) < 0) {
+    if (!c || gw_broker_script(n->broker, GW_SCRIPT_JOIN, on_join_reply, c, 5, 13, args, NULL) < 0) {
         if (c) { gw_session_unref(c->s); free(c); }
         if (!m->joined_sent) member_fail(m, CH_ERR_UNAVAILABLE, "Redis is unavailable; retry");
         else m->state = GW_M_WAIT_SUB;
@@ -651,6 +656,12 @@ gw_rooms_on_message(gw_node *n, const char *room, size_t len, const char *msg, s
             break;
         case 'P':
             if (m->joined_sent) gw_session_send_msg(s, shared);
+            break;
+        case 'K': /* kick: "K<user>" — removed from the room's access list */
+            if (strlen(s->user) == tlen && memcmp(s->user, target, tlen) == 0) {
+                gw_session_send_msg(s, shared);
+                member_remove(m, 1);
+            }
             break;
         case 'D': { /* direct: "Ds<session>" or "Du<user>" */
             const char *who = msg[1] == 'u' ? s->user : s->id;

@@ -4,12 +4,15 @@ KEYS[1]  room meta hash        ch:{pN}:m:<room>
 KEYS[2]  room stream           ch:{pN}:s:<room>
 KEYS[3]  presence zset         ch:{pN}:p:<room>     member JSON -> expiry ms
 KEYS[4]  room channel          ch:{pN}:r:<room>
+KEYS[5]  room access list      ch:{pN}:a:<room>     user id -> role (kept by the worker)
 ARGV[1]  since: last seq the client has, or -1 for "live only"
 ARGV[2]  epoch the client's since refers to, or -1 if unknown
 ARGV[3]  most events to return in this reply (the caller pages for more)
 ARGV[4]  presence member JSON {"user":..,"name":..,"session":..}
 ARGV[5]  presence TTL in ms
 ARGV[6]  room id as a JSON string literal (quoted, escaped)
+ARGV[7]  user id
+ARGV[8]  "1" if an access list is required, "0" if a room without one is open
 
 Reply: { status, seq, epoch, events, presence, more }
   status 0: events holds the room events with seq > since, in order, as JSON
@@ -17,11 +20,19 @@ Reply: { status, seq, epoch, events, presence, more }
   status 1: snapshot required: the epoch differs, since is ahead of the room,
             or the stream no longer reaches back to since + 1. Nothing else
             is done (no presence entry).
+  status 2: forbidden: the room has an access list (or one is required) and
+            the user is not on it. Nothing is done.
   presence: the member JSONs present (after expiring stale ones), self included.
 
 A room with no meta gets its epoch here (server time in ms), so the epoch a
 client sees at join is the one its events will carry.
 ]]
+if ARGV[8] == '1' or redis.call('EXISTS', KEYS[5]) == 1 then
+  if redis.call('HEXISTS', KEYS[5], ARGV[7]) == 0 then
+    return { 2, 0, 0, {}, {}, 0 }
+  end
+end
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
