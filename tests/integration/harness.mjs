@@ -1,6 +1,7 @@
 // harness.mjs — shared machinery for the Chorus integration tests.
 //
-// Starts real processes (redis-server, chorus-gateway) on free loopback
+// Starts real processes (redis-server, PostgreSQL, chorus-gateway,
+// chorus-worker) on free loopback
 // ports with their files in a temporary folder, and talks to them the way
 // clients do: a WebSocket client speaking protocol v1 (on the `ws` package),
 // plain HTTP, and raw TCP for hand-made handshakes and frames.
@@ -14,7 +15,7 @@
 //  - Nothing here sleeps for a fixed time to "let things settle": waits poll
 //    a condition with a deadline and fail with a message naming it.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -391,6 +392,188 @@ export async function startGateway({ name, redis, args = [], secret = JWT_SECRET
       if (!portTaken || attempt >= 3) throw err;
     }
   }
+}
+
+// ------------------------------------------------------------ postgres
+
+const PG_BIN = process.env.CHORUS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG_OS_USER = 'chorus';
+
+/**
+ * The command prefix that runs PostgreSQL programs as an unprivileged user
+ * (initdb and postgres refuse root): setpriv execs, so the pid we hold is
+ * the server's own and signals reach it directly.
+ */
+function pgRunAs() {
+  if (process.getuid?.() !== 0) return { prefix: [], uid: null, gid: null };
+  let uid, gid;
+  const lookup = () => {
+    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${PG_OS_USER}:`));
+    if (!line) return false;
+    [uid, gid] = line.split(':').slice(2, 4).map(Number);
+    return true;
+  };
+  if (!lookup()) {
+    const r = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', PG_OS_USER]);
+    if (r.status !== 0 && !lookup()) throw new Error(`useradd ${PG_OS_USER} failed: ${r.stderr}`);
+    lookup();
+  }
+  return { prefix: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'], uid, gid };
+}
+
+/** A private PostgreSQL 15 server (initdb in its own folder, trust auth on loopback). */
+export class PostgresServer extends Managed {
+  constructor({ port, dir, name = 'postgres' }) {
+    const run = pgRunAs();
+    const sockDir = path.join(dir, 'sock');
+    const args = [...run.prefix.slice(1), path.join(PG_BIN, 'postgres'), '-D', path.join(dir, 'data'),
+      '-p', String(port), '-k', sockDir, '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200'];
+    super('postgres', name, run.prefix.length ? run.prefix[0] : path.join(PG_BIN, 'postgres'),
+      run.prefix.length ? args : args.slice(run.prefix.length), {});
+    this.run = run;
+    this.port = port;
+    this.dir = dir;
+    this.sockDir = sockDir;
+    this.database = 'chorus';
+    this.user = 'chorus';
+    /** libpq connection string for the test database. */
+    this.conninfo = `host=127.0.0.1 port=${port} dbname=chorus user=chorus`;
+  }
+
+  /** initdb (first time only), start, wait until it accepts connections, create the database. */
+  async start(timeoutMs = 30000) {
+    const data = path.join(this.dir, 'data');
+    if (!fs.existsSync(path.join(data, 'PG_VERSION'))) {
+      fs.mkdirSync(this.sockDir, { recursive: true });
+      fs.mkdirSync(data, { recursive: true, mode: 0o700 });
+      // The server user must reach its folders inside the 0700 temp root.
+      fs.chmodSync(tmpDir(), 0o711);
+      if (this.run.uid !== null) {
+        for (const d of [this.dir, this.sockDir, data]) fs.chownSync(d, this.run.uid, this.run.gid);
+      }
+      const r = spawnSync(this.run.prefix[0] ?? path.join(PG_BIN, 'initdb'),
+        [...this.run.prefix.slice(1), ...(this.run.prefix.length ? [path.join(PG_BIN, 'initdb')] : []),
+          '-D', data, '-U', this.user, '--auth=trust', '-E', 'UTF8', '--no-sync'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`initdb failed: ${r.stdout}\n${r.stderr}`);
+    }
+    this.spawn();
+    await waitFor(async () => {
+      if (!this.running) throw new Error(`${this.name} exited: ${JSON.stringify(this.exitStatus)}`);
+      return this.psql('SELECT 1', { db: 'postgres', quiet: true }).ok;
+    }, { timeoutMs, intervalMs: 100, what: `${this.name} to accept connections on ${this.port}` });
+    if (!this.created) {
+      const r = this.psql('CREATE DATABASE chorus', { db: 'postgres' });
+      if (!r.ok && !/already exists/.test(r.stderr)) throw new Error(`CREATE DATABASE: ${r.stderr}`);
+      this.created = true;
+    }
+    return this;
+  }
+
+  /**
+   * Runs SQL through psql (synchronously) and returns {ok, stdout, stderr,
+   * rows}: rows are the unaligned, tab-separated output lines.
+   */
+  psql(sql, { db = this.database, quiet = false } = {}) {
+    const r = spawnSync('psql', ['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+      '-h', '127.0.0.1', '-p', String(this.port), '-U', this.user, '-d', db, '-c', sql],
+    { encoding: 'utf8', timeout: 30000 });
+    const ok = r.status === 0;
+    if (!ok && !quiet && r.stderr) process.stderr.write(`psql: ${r.stderr}`);
+    return { ok, stdout: r.stdout ?? '', stderr: r.stderr ?? '', rows: (r.stdout ?? '').split('\n').filter((l) => l.length) };
+  }
+}
+
+/** Starts a PostgreSQL server on a free port with an empty database "chorus". */
+export async function startPostgres({ name = 'postgres' } = {}) {
+  const port = await freePort();
+  const pg = new PostgresServer({ port, dir: path.join(tmpDir(), `${name}-${port}`), name });
+  return pg.start();
+}
+
+// ------------------------------------------------------------ worker
+
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'migrations');
+
+/** The worker binary (CHORUS_WORKER_BIN, set by the ctest test). */
+export function workerBin() {
+  const bin = process.env.CHORUS_WORKER_BIN;
+  if (!bin) throw new Error('CHORUS_WORKER_BIN is not set (path to chorus-worker)');
+  if (!fs.existsSync(bin)) throw new Error(`CHORUS_WORKER_BIN=${bin} does not exist`);
+  return bin;
+}
+
+/** A chorus-worker process (`serve`: migrations, persistence and the HTTP API). */
+export class Worker extends Managed {
+  constructor({ name, port, redis, pg, secret = JWT_SECRET, args = [] }) {
+    const argv = ['serve', '--listen', `127.0.0.1:${port}`, '--pg', pg.conninfo ?? pg,
+      '--redis', redis.addr ?? redis, '--jwt-secret', secret, '--migrations', MIGRATIONS_DIR,
+      '--consumer', name, '--log-level', 'info', ...args];
+    super('worker', name, workerBin(), argv, {});
+    this.port = port;
+    this.httpUrl = `http://127.0.0.1:${port}`;
+  }
+
+  /** Starts it and waits until GET /healthz answers 200. */
+  async start(timeoutMs = 20000) {
+    this.spawn();
+    await waitFor(async () => {
+      if (!this.running) throw new Error(`${this.name} exited: ${JSON.stringify(this.exitStatus)}`);
+      const r = await httpGet(`${this.httpUrl}/healthz`, { timeoutMs: 1000 }).catch(() => ({ status: 0 }));
+      return r.status === 200;
+    }, { timeoutMs, intervalMs: 100, what: `${this.name} /healthz to answer 200` });
+    return this;
+  }
+
+  /** A JSON request to the worker's HTTP API: resolves {status, headers, body, json}. */
+  api(method, p, { body, token: tok, headers = {}, timeoutMs = 10000 } = {}) {
+    return httpJson(`${this.httpUrl}${p}`, { method, body, token: tok, headers, timeoutMs });
+  }
+}
+
+/** Starts a worker on a free port (retrying if the port was taken meanwhile). */
+export async function startWorker({ name = 'worker', redis, pg, args = [], secret = JWT_SECRET }) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const w = new Worker({ name, port, redis, pg, secret, args });
+    try {
+      return await w.start();
+    } catch (err) {
+      const exitedByItself = !w.running;
+      await w.kill9();
+      if (!(exitedByItself && /address already in use|EADDRINUSE/i.test(w.log())) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * An HTTP request with an optional JSON body and bearer token. Resolves
+ * {status, headers, body, json} (json is null when the body is not JSON).
+ */
+export function httpJson(url, { method = 'GET', body, token: tok, headers = {}, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const h = { connection: 'close', ...headers };
+    if (data) { h['content-type'] ??= 'application/json'; h['content-length'] = data.length; }
+    if (tok) h.authorization = `Bearer ${tok}`;
+    const req = http.request(url, { method, headers: h, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, body: text, json });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
 }
 
 // ------------------------------------------------------------ HTTP
