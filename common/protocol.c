@@ -702,3 +702,24 @@ void ch_request_free(ch_request *req)
     req->payload = NULL;
     req->payload_len = 0;
 }
+
+void
+ch_encode_event_halves(ch_buf *prefix, ch_buf *suffix, const char *room,
+                       const char *author_json, const char *session, const char *kind,
+                       const char *cid, const char *payload, size_t payload_len)
+{
+    ch_buf_reset(prefix);
+    ch_buf_reset(suffix);
+    ch_buf_puts(prefix, "{\"type\":\"event\",\"room\":");
+    ch_buf_json_string(prefix, room, strlen(room));
+    ch_buf_puts(prefix, ",\"seq\":");
+    ch_buf_printf(suffix, ",\"author\":%s,\"session\":", author_json);
+    ch_buf_json_string(suffix, session, strlen(session));
+    ch_buf_puts(suffix, ",\"kind\":");
+    ch_buf_json_string(suffix, kind, strlen(kind));
+    ch_buf_puts(suffix, ",\"cid\":");
+    ch_buf_json_string(suffix, cid, strlen(cid));
+    ch_buf_puts(suffix, ",\"payload\":");
+    ch_buf_append(suffix, payload, payload_len);
+    ch_buf_puts(suffix, "}");
+}

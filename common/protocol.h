@@ -108,4 +108,13 @@ void ch_buf_json_string(ch_buf *b, const char *s, size_t n);
 void ch_encode_error(ch_buf *b, const char *id, const char *code, const char *message,
                      const char *room /* NULL to omit */);
 
+/* The two halves of a durable event's JSON around the part publish.lua
+ * fills in (seq, epoch, ts): prefix ends with "seq":, suffix starts with
+ * ,"author": and closes the object. author_json is the author id as a JSON
+ * string literal; payload is JSON text. Used by every server-side publisher
+ * (gateway and worker) so events look the same whoever sent them. */
+void ch_encode_event_halves(ch_buf *prefix, ch_buf *suffix, const char *room,
+                            const char *author_json, const char *session, const char *kind,
+                            const char *cid, const char *payload, size_t payload_len);
+
 #endif

@@ -5,8 +5,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +15,9 @@
 #include <openssl/pem.h>
 
 #include "log.h"
+#include "options.h"
 
 #define DEV_SECRET "chorus-dev-secret-change-me"
-
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE } opt_type;
-
-typedef struct {
-    const char *flag;      /* "--listen" */
-    const char *env;       /* "CHORUS_LISTEN" */
-    const char *def;       /* default as text, NULL = none */
-    const char *help;
-    opt_type type;
-    size_t off;            /* offset into the raw values array */
-} opt_def;
 
 enum {
     O_LISTEN, O_WORKERS, O_NODE, O_REDIS, O_REDIS_PASSWORD, O_PARTITIONS,
@@ -39,35 +27,35 @@ enum {
     O_LOG_LEVEL, O_COUNT
 };
 
-static const opt_def opts[O_COUNT] = {
-    [O_LISTEN]        = { "--listen", "CHORUS_LISTEN", "0.0.0.0:8080", "HOST:PORT to serve HTTP and /ws on", OPT_STR, 0 },
-    [O_WORKERS]       = { "--workers", "CHORUS_WORKERS", NULL, "worker processes sharing the port (default: CPU count)", OPT_INT, 0 },
-    [O_NODE]          = { "--node-id", "CHORUS_NODE_ID", NULL, "node id (default: hostname-pid)", OPT_STR, 0 },
-    [O_REDIS]         = { "--redis", "CHORUS_REDIS", "127.0.0.1:6379", "Redis HOST:PORT (an IP address: resolved without blocking)", OPT_STR, 0 },
-    [O_REDIS_PASSWORD]= { "--redis-password", "CHORUS_REDIS_PASSWORD", NULL, "Redis AUTH password (prefer the variable)", OPT_STR, 0 },
-    [O_PARTITIONS]    = { "--partitions", "CHORUS_PARTITIONS", "16", "room partitions; identical on every node and worker", OPT_INT, 0 },
-    [O_JWT_ALG]       = { "--jwt-alg", "CHORUS_JWT_ALG", "HS256", "accepted JWT algorithm: HS256, RS256 or ES256", OPT_STR, 0 },
-    [O_JWT_SECRET]    = { "--jwt-secret", "CHORUS_JWT_SECRET", NULL, "HS256 secret (prefer the variable; dev default if unset)", OPT_STR, 0 },
-    [O_JWT_KEY_FILE]  = { "--jwt-key-file", "CHORUS_JWT_KEY_FILE", NULL, "RS256/ES256 public key PEM file", OPT_STR, 0 },
-    [O_JWT_ISSUER]    = { "--jwt-issuer", "CHORUS_JWT_ISSUER", NULL, "required iss claim", OPT_STR, 0 },
-    [O_JWT_AUDIENCE]  = { "--jwt-audience", "CHORUS_JWT_AUDIENCE", NULL, "required aud claim", OPT_STR, 0 },
-    [O_JWT_LEEWAY]    = { "--jwt-leeway", "CHORUS_JWT_LEEWAY", "30", "seconds of clock skew allowed for exp/nbf", OPT_INT, 0 },
-    [O_ORIGINS]       = { "--allowed-origins", "CHORUS_ALLOWED_ORIGINS", NULL, "comma-separated Origin allowlist; '*' any (default: same host)", OPT_STR, 0 },
-    [O_ROOM_ACL]      = { "--room-acl", "CHORUS_ROOM_ACL", "open", "required: only users on a room's access list (kept by the worker) may join; open: rooms without a list admit any authenticated user", OPT_STR, 0 },
-    [O_MAX_MESSAGE]   = { "--max-message", "CHORUS_MAX_MESSAGE", "65536", "largest WebSocket message in bytes (close 1009 above)", OPT_SIZE, 0 },
-    [O_MAX_ROOMS]     = { "--max-rooms", "CHORUS_MAX_ROOMS", "100", "rooms one connection may join", OPT_INT, 0 },
-    [O_PUBLISH_RATE]  = { "--publish-rate", "CHORUS_PUBLISH_RATE", "100", "publishes per second per connection", OPT_INT, 0 },
-    [O_OUTBOUND]      = { "--outbound-limit", "CHORUS_OUTBOUND_LIMIT", "1048576", "pending outbound bytes before a slow consumer is closed", OPT_SIZE, 0 },
-    [O_PING]          = { "--ping-interval", "CHORUS_PING_INTERVAL", "20", "seconds between server pings", OPT_INT, 0 },
-    [O_PONG_MISSES]   = { "--pong-misses", "CHORUS_PONG_MISSES", "2", "unanswered pings before dropping a connection", OPT_INT, 0 },
-    [O_HANDSHAKE]     = { "--handshake-timeout", "CHORUS_HANDSHAKE_TIMEOUT", "10", "seconds to complete the HTTP request/upgrade", OPT_INT, 0 },
-    [O_IDLE]          = { "--idle-timeout", "CHORUS_IDLE_TIMEOUT", "300", "seconds a connection in no room may stay silent; 0 = forever", OPT_INT, 0 },
-    [O_DRAIN]         = { "--drain-seconds", "CHORUS_DRAIN_SECONDS", "10", "SIGTERM drain window over which clients are closed", OPT_INT, 0 },
-    [O_WINDOW]        = { "--stream-window", "CHORUS_STREAM_WINDOW", "10000", "events kept per room for catch-up", OPT_INT, 0 },
-    [O_DEDUP]         = { "--dedup-seconds", "CHORUS_DEDUP_SECONDS", "600", "window in which a retried publish returns its first seq", OPT_INT, 0 },
-    [O_PRESENCE_TTL]  = { "--presence-ttl", "CHORUS_PRESENCE_TTL", "30", "seconds a presence entry of a silent node survives", OPT_INT, 0 },
-    [O_CATCHUP_PAGE]  = { "--catchup-page", "CHORUS_CATCHUP_PAGE", "500", "events per catch-up read from Redis", OPT_INT, 0 },
-    [O_LOG_LEVEL]     = { "--log-level", "CHORUS_LOG_LEVEL", "info", "debug, info, warn or error", OPT_STR, 0 },
+static const ch_option opts[O_COUNT] = {
+    [O_LISTEN]        = { "--listen", "CHORUS_LISTEN", "0.0.0.0:8080", "HOST:PORT to serve HTTP and /ws on" },
+    [O_WORKERS]       = { "--workers", "CHORUS_WORKERS", NULL, "worker processes sharing the port (default: CPU count)" },
+    [O_NODE]          = { "--node-id", "CHORUS_NODE_ID", NULL, "node id (default: hostname-pid)" },
+    [O_REDIS]         = { "--redis", "CHORUS_REDIS", "127.0.0.1:6379", "Redis HOST:PORT (an IP address: resolved without blocking)" },
+    [O_REDIS_PASSWORD]= { "--redis-password", "CHORUS_REDIS_PASSWORD", NULL, "Redis AUTH password (prefer the variable)" },
+    [O_PARTITIONS]    = { "--partitions", "CHORUS_PARTITIONS", "16", "room partitions; identical on every node and worker" },
+    [O_JWT_ALG]       = { "--jwt-alg", "CHORUS_JWT_ALG", "HS256", "accepted JWT algorithm: HS256, RS256 or ES256" },
+    [O_JWT_SECRET]    = { "--jwt-secret", "CHORUS_JWT_SECRET", NULL, "HS256 secret (prefer the variable; dev default if unset)" },
+    [O_JWT_KEY_FILE]  = { "--jwt-key-file", "CHORUS_JWT_KEY_FILE", NULL, "RS256/ES256 public key PEM file" },
+    [O_JWT_ISSUER]    = { "--jwt-issuer", "CHORUS_JWT_ISSUER", NULL, "required iss claim" },
+    [O_JWT_AUDIENCE]  = { "--jwt-audience", "CHORUS_JWT_AUDIENCE", NULL, "required aud claim" },
+    [O_JWT_LEEWAY]    = { "--jwt-leeway", "CHORUS_JWT_LEEWAY", "30", "seconds of clock skew allowed for exp/nbf" },
+    [O_ORIGINS]       = { "--allowed-origins", "CHORUS_ALLOWED_ORIGINS", NULL, "comma-separated Origin allowlist; '*' any (default: same host)" },
+    [O_ROOM_ACL]      = { "--room-acl", "CHORUS_ROOM_ACL", "open", "required: only users on a room's access list (kept by the worker) may join; open: rooms without a list admit any authenticated user" },
+    [O_MAX_MESSAGE]   = { "--max-message", "CHORUS_MAX_MESSAGE", "65536", "largest WebSocket message in bytes (close 1009 above)" },
+    [O_MAX_ROOMS]     = { "--max-rooms", "CHORUS_MAX_ROOMS", "100", "rooms one connection may join" },
+    [O_PUBLISH_RATE]  = { "--publish-rate", "CHORUS_PUBLISH_RATE", "100", "publishes per second per connection" },
+    [O_OUTBOUND]      = { "--outbound-limit", "CHORUS_OUTBOUND_LIMIT", "1048576", "pending outbound bytes before a slow consumer is closed" },
+    [O_PING]          = { "--ping-interval", "CHORUS_PING_INTERVAL", "20", "seconds between server pings" },
+    [O_PONG_MISSES]   = { "--pong-misses", "CHORUS_PONG_MISSES", "2", "unanswered pings before dropping a connection" },
+    [O_HANDSHAKE]     = { "--handshake-timeout", "CHORUS_HANDSHAKE_TIMEOUT", "10", "seconds to complete the HTTP request/upgrade" },
+    [O_IDLE]          = { "--idle-timeout", "CHORUS_IDLE_TIMEOUT", "300", "seconds a connection in no room may stay silent; 0 = forever" },
+    [O_DRAIN]         = { "--drain-seconds", "CHORUS_DRAIN_SECONDS", "10", "SIGTERM drain window over which clients are closed" },
+    [O_WINDOW]        = { "--stream-window", "CHORUS_STREAM_WINDOW", "10000", "events kept per room for catch-up" },
+    [O_DEDUP]         = { "--dedup-seconds", "CHORUS_DEDUP_SECONDS", "600", "window in which a retried publish returns its first seq" },
+    [O_PRESENCE_TTL]  = { "--presence-ttl", "CHORUS_PRESENCE_TTL", "30", "seconds a presence entry of a silent node survives" },
+    [O_CATCHUP_PAGE]  = { "--catchup-page", "CHORUS_CATCHUP_PAGE", "500", "events per catch-up read from Redis" },
+    [O_LOG_LEVEL]     = { "--log-level", "CHORUS_LOG_LEVEL", "info", "debug, info, warn or error" },
 };
 
 static void
@@ -78,66 +66,12 @@ usage(FILE *f, const char *prog)
             "Chorus gateway: terminates WebSockets on /ws and fans room events out through Redis.\n"
             "Also serves /healthz, /readyz and /metrics. Every option can be set by its\n"
             "environment variable; a flag wins.\n\nOptions:\n", prog);
-    for (int i = 0; i < O_COUNT; i++)
-        fprintf(f, "  %-22s %-26s %s%s%s%s\n", opts[i].flag, opts[i].env, opts[i].help,
-                opts[i].def ? " [" : "", opts[i].def ? opts[i].def : "", opts[i].def ? "]" : "");
-    fprintf(f, "  %-22s %-26s %s\n\n", "--help", "", "print this help");
+    ch_options_usage(f, opts, O_COUNT);
     fprintf(f,
-            "Examples:\n"
+            "\nExamples:\n"
             "  CHORUS_JWT_SECRET=s3cret %s --listen 0.0.0.0:9001 --redis 127.0.0.1:6379\n"
             "  %s --workers 2 --jwt-alg RS256 --jwt-key-file /etc/chorus/jwt.pub\n",
             prog, prog);
-}
-
-static int
-parse_long(const char *name, const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "config: %s: '%s' is not an integer in [%ld, %ld]\n", name, s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int
-split_hostport(const char *name, const char *s, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    long p;
-    if (!colon || (size_t)(colon - s) >= hostlen || colon == s) {
-        fprintf(stderr, "config: %s: expected HOST:PORT, got '%s'\n", name, s);
-        return -1;
-    }
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    if (parse_long(name, colon + 1, 1, 65535, &p) < 0) return -1;
-    *port = (int)p;
-    return 0;
-}
-
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 1 << 20 || fseek(f, 0, SEEK_SET) != 0)
-        goto fail;
-    if (!(buf = malloc((size_t)n + 1))) goto fail;
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) goto fail;
-    buf[n] = '\0';
-    *len = (size_t)n;
-    fclose(f);
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
 }
 
 int
@@ -146,42 +80,23 @@ gw_config_parse(gw_config *cfg, int argc, char **argv)
     const char *val[O_COUNT];
     long n;
 
-    for (int i = 0; i < O_COUNT; i++) {
-        const char *e = getenv(opts[i].env);
-        val[i] = e && *e ? e : opts[i].def;
+    int r = ch_options_collect(opts, O_COUNT, argc, argv, val, NULL, 0);
+    if (r == 1) {
+        usage(stdout, argv[0]);
+        return 1;
     }
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
-            usage(stdout, argv[0]);
-            return 1;
-        }
-        int found = 0;
-        for (int i = 0; i < O_COUNT && !found; i++) {
-            size_t fl = strlen(opts[i].flag);
-            if (strncmp(argv[a], opts[i].flag, fl) != 0) continue;
-            if (argv[a][fl] == '=') { val[i] = argv[a] + fl + 1; found = 1; }
-            else if (argv[a][fl] == '\0') {
-                if (a + 1 >= argc) { fprintf(stderr, "config: %s needs a value\n", opts[i].flag); return -1; }
-                val[i] = argv[++a];
-                found = 1;
-            }
-        }
-        if (!found) {
-            fprintf(stderr, "config: unknown option '%s' (see --help)\n", argv[a]);
-            return -1;
-        }
-    }
+    if (r < 0) return -1;
 
     memset(cfg, 0, sizeof(*cfg));
-    if (split_hostport("--listen", val[O_LISTEN], cfg->listen_host, sizeof(cfg->listen_host),
+    if (ch_option_hostport("--listen", val[O_LISTEN], cfg->listen_host, sizeof(cfg->listen_host),
                        &cfg->listen_port) < 0)
         return -1;
-    if (split_hostport("--redis", val[O_REDIS], cfg->redis_host, sizeof(cfg->redis_host),
+    if (ch_option_hostport("--redis", val[O_REDIS], cfg->redis_host, sizeof(cfg->redis_host),
                        &cfg->redis_port) < 0)
         return -1;
 
     if (val[O_WORKERS]) {
-        if (parse_long("--workers", val[O_WORKERS], 1, 256, &n) < 0) return -1;
+        if (ch_option_long("--workers", val[O_WORKERS], 1, 256, &n) < 0) return -1;
         cfg->workers = (int)n;
     } else {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -203,7 +118,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv)
         snprintf(cfg->redis_password, sizeof(cfg->redis_password), "%s", val[O_REDIS_PASSWORD]);
 
 #define INT_OPT(idx, field, min, max) \
-    do { if (parse_long(opts[idx].flag, val[idx], min, max, &n) < 0) return -1; cfg->field = n; } while (0)
+    do { if (ch_option_long(opts[idx].flag, val[idx], min, max, &n) < 0) return -1; cfg->field = n; } while (0)
     INT_OPT(O_PARTITIONS, partitions, 1, 65536);
     INT_OPT(O_JWT_LEEWAY, jwt_leeway, 0, 3600);
     INT_OPT(O_MAX_MESSAGE, max_message, 126, 64L << 20);
@@ -234,7 +149,7 @@ gw_config_parse(gw_config *cfg, int argc, char **argv)
         cfg->jwt_key_len = strlen(secret);
     } else {
         if (!val[O_JWT_KEY_FILE]) { fprintf(stderr, "config: %s needs --jwt-key-file\n", val[O_JWT_ALG]); return -1; }
-        cfg->jwt_key = read_file(val[O_JWT_KEY_FILE], &cfg->jwt_key_len);
+        cfg->jwt_key = ch_option_read_file(val[O_JWT_KEY_FILE], &cfg->jwt_key_len);
         if (!cfg->jwt_key) { fprintf(stderr, "config: cannot read --jwt-key-file %s\n", val[O_JWT_KEY_FILE]); return -1; }
         /* A bad key would make every token look forged: refuse to start. */
         BIO *bio = BIO_new_mem_buf(cfg->jwt_key, (int)cfg->jwt_key_len);

@@ -127,11 +127,8 @@ publish_durable(gw_session *s, const ch_request *req)
     /* The script splices seq, epoch and ts between these two halves. */
     ch_buf_init(&prefix);
     ch_buf_init(&suffix);
-    ch_buf_printf(&prefix, "{\"type\":\"event\",\"room\":\"%s\",\"seq\":", req->room);
-    ch_buf_printf(&suffix, ",\"author\":%s,\"session\":\"%s\",\"kind\":\"%s\",\"cid\":\"%s\",\"payload\":",
-                  s->user_json, s->id, req->kind, req->cid);
-    ch_buf_append(&suffix, req->payload, req->payload_len);
-    ch_buf_puts(&suffix, "}");
+    ch_encode_event_halves(&prefix, &suffix, req->room, s->user_json, s->id, req->kind, req->cid,
+                           req->payload, req->payload_len);
 
     publish_ctx *p = malloc(sizeof(*p));
     if (!p || prefix.oom || suffix.oom) {
