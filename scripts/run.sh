@@ -16,6 +16,8 @@
 #   CHORUS_HTTP_PORT (8080)  CHORUS_GW1_PORT (9001)  CHORUS_GW2_PORT (9002)
 #   CHORUS_REDIS_PORT (6380) CHORUS_PG_PORT (5433)   CHORUS_DATA_DIR (./data)
 #   CHORUS_JWT_SECRET (a dev default)  CHORUS_LOG_LEVEL (info)
+#   CHORUS_REDIS_APPENDFSYNC (everysec; "always": an acked event survives a
+#                            machine crash, see docs/protocol.md)
 #   CHORUS_PG_USER (chorus: the OS user that owns the PostgreSQL files)
 #
 # Options:
@@ -49,6 +51,9 @@ HTTP_PORT=${CHORUS_HTTP_PORT:-8080}
 GW1_PORT=${CHORUS_GW1_PORT:-9001}
 GW2_PORT=${CHORUS_GW2_PORT:-9002}
 REDIS_PORT=${CHORUS_REDIS_PORT:-6380}
+REDIS_FSYNC=${CHORUS_REDIS_APPENDFSYNC:-everysec}
+[[ $REDIS_FSYNC == everysec || $REDIS_FSYNC == always ]] ||
+    chorus_die "CHORUS_REDIS_APPENDFSYNC must be everysec or always"
 PG_PORT=${CHORUS_PG_PORT:-5433}
 JWT_SECRET=${CHORUS_JWT_SECRET:-$DEV_SECRET}
 LOG_LEVEL=${CHORUS_LOG_LEVEL:-info}
@@ -161,7 +166,7 @@ check_port_free() {
 
 chorus_section "Redis on 127.0.0.1:$REDIS_PORT"
 check_port_free "$REDIS_PORT" CHORUS_REDIS_PORT
-chorus_redis_start "$REDIS_PORT" "$DATA/redis" "$DATA/logs/redis.log" everysec
+chorus_redis_start "$REDIS_PORT" "$DATA/redis" "$DATA/logs/redis.log" "$REDIS_FSYNC"
 REDIS_PID=$CHORUS_REDIS_PID
 echo "$REDIS_PID" >"$DATA/run/redis.pid"
 chorus_info "redis-server pid $REDIS_PID, AOF in $DATA/redis"
