@@ -1,0 +1,302 @@
+/*
+ * api_state.c — server-side publishing and the current state of a room.
+ *
+ * Publishing goes through the very script the gateways run (publish.lua,
+ * EVALSHA with EVAL fallback), with the event JSON halves from
+ * ch_encode_event_halves, author = the user id and session "api": REST
+ * and WebSocket clients see one history, sequenced once.
+ *
+ * A room's current state is assembled from three sources, newest last:
+ *
+ *   snapshots (PostgreSQL)  latest row of the room's current epoch, else
+ *                           the reducer's empty state at seq 0
+ *   events (PostgreSQL)     every persisted event after that seq
+ *   room stream (Redis)     events not persisted yet (the catch-up window)
+ *
+ * Each event is folded with the room kind's reducer (reduce.h), which
+ * ignores events at or below the state's seq, so overlapping sources are
+ * harmless; the Redis part is folded only while seqs stay contiguous, so
+ * the result is always the exact state as of its "seq".
+ *
+ * The current epoch is the Redis room meta's; a room with no meta gets one
+ * from wk_lua_room_init exactly as join.lua would, so the epoch returned
+ * here is the one a client will see when it joins.
+ */
+#include "api_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "keys.h"
+#include "log.h"
+#include "reduce.h"
+
+#define PG_PAGE      1000   /* events per PostgreSQL page while folding */
+#define STREAM_PAGE  "500"  /* events per XRANGE while folding */
+
+/*
+ * room_init.lua — a room's epoch and seq, creating its meta if missing.
+ * KEYS[1] room meta hash   ch:{pN}:m:<room>
+ * KEYS[2] room stream      ch:{pN}:s:<room>
+ * Reply: { epoch, seq }
+ * Same start-of-epoch rule as join.lua and publish.lua: the epoch is the
+ * server time in ms and any stale stream is dropped.
+ */
+const char wk_lua_room_init[] =
+    "local epoch = redis.call('HGET', KEYS[1], 'epoch')\n"
+    "if not epoch then\n"
+    "  local t = redis.call('TIME')\n"
+    "  epoch = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)\n"
+    "end\n"
+    "local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')\n"
+    "return { tonumber(epoch), seq }\n";
+
+void
+wk_cid_new(char out[32])
+{
+    unsigned char b[8];
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        static unsigned long long fallback;
+        snprintf(out, 32, "api-%016llx", __atomic_add_fetch(&fallback, 1, __ATOMIC_RELAXED));
+        return;
+    }
+    snprintf(out, 32, "api-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+             b[6], b[7]);
+}
+
+int
+wk_publish(wk_dbc *c, wk_req *r, const char *room, const char *kind, const char *cid,
+           const char *payload, size_t payload_len, wk_published *out)
+{
+    unsigned parts = r->api->cfg->partitions;
+    ch_room_keys k;
+    char dedup[CH_KEY_MAX], author[24], author_json[32];
+    ch_buf prefix, suffix;
+    redisReply *rep = NULL;
+    int rc = -1;
+
+    snprintf(author, sizeof(author), "%lld", r->uid);
+    snprintf(author_json, sizeof(author_json), "\"%lld\"", r->uid);
+    ch_room_keys_build(&k, room, parts);
+    if (ch_dedup_key(dedup, sizeof(dedup), room, parts, author, cid) < 0) {
+        wk_invalid(r, "cid", "cid too long");
+        return -1;
+    }
+    ch_buf_init(&prefix);
+    ch_buf_init(&suffix);
+    ch_encode_event_halves(&prefix, &suffix, room, author_json, WK_API_SESSION, kind, cid, payload,
+                           payload_len);
+    if (prefix.oom || suffix.oom) {
+        wk_fail(r, 500, "internal", "out of memory", NULL);
+        goto out;
+    }
+    const char *argv[15] = { k.meta, k.stream, k.persist, dedup, k.channel,
+                             prefix.data, suffix.data, WK_STREAM_WINDOW, WK_DEDUP_SECONDS,
+                             room, author, kind, cid, payload, WK_API_SESSION };
+    size_t lens[15];
+    for (int i = 0; i < 15; i++) lens[i] = strlen(argv[i]);
+    lens[13] = payload_len;
+    rep = wk_redis_script(c, WK_SCRIPT_PUBLISH, 5, 10, argv, lens);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER) {
+        if (rep && rep->type == REDIS_REPLY_ERROR)
+            CH_WARN("api: publish script failed", " room=%s error=\"%s\"", room, rep->str);
+        wk_fail(r, 503, "unavailable", "the event was not stored; retry with the same cid", NULL);
+        goto out;
+    }
+    out->seq = rep->element[0]->integer;
+    out->epoch = rep->element[1]->integer;
+    out->duplicate = rep->element[2]->integer != 0;
+    rc = 0;
+out:
+    freeReplyObject(rep);
+    ch_buf_free(&prefix);
+    ch_buf_free(&suffix);
+    return rc;
+}
+
+json_t *
+wk_event_from_row(PGresult *res, int row, const char *room, long long epoch)
+{
+    json_error_t err;
+    const char *ptxt = PQgetvalue(res, row, 5);
+    json_t *payload = json_loads(ptxt, JSON_DECODE_ANY, &err);
+
+    if (!payload) payload = json_null();
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:o}",
+                     "type", "event", "room", room,
+                     "seq", (json_int_t)atoll(PQgetvalue(res, row, 0)),
+                     "epoch", (json_int_t)epoch,
+                     "ts", (json_int_t)atoll(PQgetvalue(res, row, 1)),
+                     "author", PQgetvalue(res, row, 2),
+                     "kind", PQgetvalue(res, row, 3),
+                     "cid", PQgetvalue(res, row, 4),
+                     "payload", payload);
+}
+
+/* The room's current epoch and seq from Redis (creating its meta if
+ * missing). 0, or -1 with the reply set. */
+static int
+room_position(wk_dbc *c, wk_req *r, const char *room, long long *epoch, long long *seq)
+{
+    ch_room_keys k;
+    redisReply *rep;
+
+    ch_room_keys_build(&k, room, r->api->cfg->partitions);
+    const char *argv[2] = { k.meta, k.stream };
+    size_t lens[2] = { strlen(k.meta), strlen(k.stream) };
+    rep = wk_redis_script(c, WK_SCRIPT_ROOM_INIT, 2, 0, argv, lens);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(rep);
+        wk_fail(r, 503, "unavailable", "Redis is unreachable; retry", NULL);
+        return -1;
+    }
+    *epoch = rep->element[0]->integer;
+    *seq = rep->element[1]->integer;
+    freeReplyObject(rep);
+    return 0;
+}
+
+int
+wk_room_epoch(wk_dbc *c, wk_req *r, const char *room, long long *epoch, long long *seq)
+{
+    return room_position(c, r, room, epoch, seq);
+}
+
+int
+wk_state_advance(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_t *state,
+                 long long epoch, long long upto, long long watch, int *watch_rc)
+{
+    ch_room_keys k;
+    char start[32];
+
+    if (watch_rc) *watch_rc = -2;
+    ch_room_keys_build(&k, room, r->api->cfg->partitions);
+    for (;;) {
+        long long have = json_integer_value(json_object_get(state, "seq"));
+        if (have >= upto) return 0;
+        snprintf(start, sizeof(start), "%lld-0", have + 1);
+        const char *argv[6] = { "XRANGE", k.stream, start, "+", "COUNT", STREAM_PAGE };
+        size_t lens[6];
+        for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
+        redisReply *rep = wk_redis(c, 6, argv, lens);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rep);
+            wk_fail(r, 503, "unavailable", "Redis is unreachable; retry", NULL);
+            return -1;
+        }
+        size_t n = rep->elements;
+        int stop = n == 0;
+        for (size_t i = 0; i < n && !stop; i++) {
+            redisReply *e = rep->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY ||
+                e->element[1]->elements < 2) {
+                stop = 1;
+                break;
+            }
+            long long sq = atoll(e->element[0]->str);
+            if (sq != have + 1) { stop = 1; break; }   /* a gap: stay exact, stop here */
+            redisReply *v = e->element[1]->element[1];
+            json_error_t err;
+            json_t *ev = v->type == REDIS_REPLY_STRING ? json_loadb(v->str, v->len, 0, &err) : NULL;
+            if (ev && json_integer_value(json_object_get(ev, "epoch")) != epoch) {
+                json_decref(ev);
+                stop = 1;
+                break;
+            }
+            int rc = ev ? wk_reduce(kind, state, ev) : WK_IGNORED;
+            if (!ev) json_object_set_new(state, "seq", json_integer(sq));
+            json_decref(ev);
+            if (rc == WK_ERROR) {
+                freeReplyObject(rep);
+                wk_fail(r, 500, "internal", "the room state could not be rebuilt", NULL);
+                return -1;
+            }
+            if (sq == watch && watch_rc) *watch_rc = rc;
+            have = sq;
+        }
+        freeReplyObject(rep);
+        if (stop || n < (size_t)atoi(STREAM_PAGE)) return 0;
+    }
+}
+
+json_t *
+wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long *epoch)
+{
+    long long cur_seq;
+    char eb[24], sb[24];
+    PGresult *res;
+    json_t *state = NULL;
+
+    if (room_position(c, r, room, epoch, &cur_seq) < 0)
+        return NULL;
+    snprintf(eb, sizeof(eb), "%lld", *epoch);
+    {
+        const char *p[2] = { room, eb };
+        res = wk_sql(c, "SELECT state::text FROM snapshots WHERE room = $1 AND epoch = $2 "
+                        "ORDER BY seq DESC LIMIT 1", 2, p);
+    }
+    if (!res) goto db;
+    if (PQntuples(res) == 1) {
+        json_error_t err;
+        state = json_loads(PQgetvalue(res, 0, 0), 0, &err);
+        if (state && !json_is_integer(json_object_get(state, "seq"))) {
+            json_decref(state);
+            state = NULL;
+        }
+        if (!state)
+            CH_WARN("api: unreadable snapshot ignored", " room=%s", room);
+    }
+    PQclear(res);
+    if (!state) state = wk_state_new(kind);
+    if (!state) {
+        wk_fail(r, 500, "internal", "unknown room kind", NULL);
+        return NULL;
+    }
+
+    /* Persisted events after the snapshot, a page at a time. */
+    for (;;) {
+        long long have = json_integer_value(json_object_get(state, "seq"));
+        snprintf(sb, sizeof(sb), "%lld", have);
+        const char *p[3] = { room, eb, sb };
+        res = wk_sql(c, "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, "
+                        "cid, payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 "
+                        "ORDER BY seq LIMIT " "1000", 3, p);
+        if (!res) goto db;
+        int n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            json_t *ev = wk_event_from_row(res, i, room, *epoch);
+            if (!ev) continue;
+            long long sq = json_integer_value(json_object_get(ev, "seq"));
+            int rc = sq == have + 1 ? wk_reduce(kind, state, ev) : WK_IGNORED;
+            json_decref(ev);
+            if (sq != have + 1) { n = 0; break; }   /* a gap: let Redis fill in */
+            if (rc == WK_ERROR) {
+                PQclear(res);
+                json_decref(state);
+                wk_fail(r, 500, "internal", "the room state could not be rebuilt", NULL);
+                return NULL;
+            }
+            have = sq;
+        }
+        PQclear(res);
+        if (n < PG_PAGE) break;
+    }
+    if (wk_state_advance(c, r, room, kind, state, *epoch, LLONG_MAX, 0, NULL) < 0) {
+        json_decref(state);
+        return NULL;
+    }
+    return state;
+db:
+    json_decref(state);
+    wk_fail_internal(c, r);
+    return NULL;
+}
