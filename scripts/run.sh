@@ -7,14 +7,17 @@
 #   nginx :8080 ──round-robin──┬── chorus-gateway gw1 :9001 ──┐
 #     /ws (WebSocket)          └── chorus-gateway gw2 :9002 ──┴── redis :6380
 #     /healthz /readyz /metrics                                   (data/redis, AOF)
-#   PostgreSQL 15 :5433, database "chorus" (data/pg), for the worker
+#     /api/ ───────────────────── chorus-worker :9010 ── PostgreSQL 15 :5433
+#                                  (persistence, snapshots,    database "chorus"
+#                                   HTTP API)                   (data/pg)
 #
 # Ctrl-C (SIGINT) or SIGTERM stops everything: nginx, then the gateways
-# (they drain), then redis, then PostgreSQL.
+# (they drain), then the worker, then redis, then PostgreSQL.
 #
 # Environment (all optional):
 #   CHORUS_HTTP_PORT (8080)  CHORUS_GW1_PORT (9001)  CHORUS_GW2_PORT (9002)
 #   CHORUS_REDIS_PORT (6380) CHORUS_PG_PORT (5433)   CHORUS_DATA_DIR (./data)
+#   CHORUS_WORKER_PORT (9010)
 #   CHORUS_JWT_SECRET (a dev default)  CHORUS_LOG_LEVEL (info)
 #   CHORUS_REDIS_APPENDFSYNC (everysec; "always": an acked event survives a
 #                            machine crash, see docs/protocol.md)
@@ -55,6 +58,7 @@ REDIS_FSYNC=${CHORUS_REDIS_APPENDFSYNC:-everysec}
 [[ $REDIS_FSYNC == everysec || $REDIS_FSYNC == always ]] ||
     chorus_die "CHORUS_REDIS_APPENDFSYNC must be everysec or always"
 PG_PORT=${CHORUS_PG_PORT:-5433}
+WORKER_PORT=${CHORUS_WORKER_PORT:-9010}
 JWT_SECRET=${CHORUS_JWT_SECRET:-$DEV_SECRET}
 LOG_LEVEL=${CHORUS_LOG_LEVEL:-info}
 PG_USER=${CHORUS_PG_USER:-chorus}
@@ -63,16 +67,17 @@ PG_DB=chorus
 DATA=${CHORUS_DATA_DIR:-$ROOT/data}
 BUILD_DIR=$ROOT/build/release
 GATEWAY_BIN=$BUILD_DIR/gateway/chorus-gateway
+WORKER_BIN=$BUILD_DIR/worker/chorus-worker
 
-for var in HTTP_PORT GW1_PORT GW2_PORT REDIS_PORT PG_PORT; do
+for var in HTTP_PORT GW1_PORT GW2_PORT REDIS_PORT PG_PORT WORKER_PORT; do
     port=${!var}
     if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
         chorus_die "CHORUS_$var must be a TCP port, not '$port'"
     fi
 done
-if [[ $(printf '%s\n' "$HTTP_PORT" "$GW1_PORT" "$GW2_PORT" "$REDIS_PORT" "$PG_PORT" |
-    sort -u | wc -l) -ne 5 ]]; then
-    chorus_die "the five ports must differ: $HTTP_PORT $GW1_PORT $GW2_PORT $REDIS_PORT $PG_PORT"
+if [[ $(printf '%s\n' "$HTTP_PORT" "$GW1_PORT" "$GW2_PORT" "$REDIS_PORT" "$PG_PORT" "$WORKER_PORT" |
+    sort -u | wc -l) -ne 6 ]]; then
+    chorus_die "the six ports must differ: $HTTP_PORT $GW1_PORT $GW2_PORT $REDIS_PORT $PG_PORT $WORKER_PORT"
 fi
 
 # ------------------------------------------------------------ shutdown
@@ -81,6 +86,7 @@ REDIS_PID=
 NGINX_PID=
 GW1_PID=
 GW2_PID=
+WORKER_PID=
 PG_STARTED=0
 STOPPING=0
 
@@ -100,6 +106,7 @@ shutdown_all() {
     done
     chorus_stop_pid "$GW1_PID" gw1 15 -
     chorus_stop_pid "$GW2_PID" gw2 15 -
+    chorus_stop_pid "$WORKER_PID" worker 15
     chorus_stop_pid "$REDIS_PID" redis 15
     if ((PG_STARTED)); then
         chorus_pg_stop "$PG_USER" "$PG_DATA"
@@ -132,6 +139,7 @@ else
     fi
     cmake --build "$BUILD_DIR" -j2
     [[ -x $GATEWAY_BIN ]] || chorus_die "build did not produce $GATEWAY_BIN"
+    [[ -x $WORKER_BIN ]] || chorus_die "build did not produce $WORKER_BIN"
 fi
 
 # ------------------------------------------------------------ data folder
@@ -153,6 +161,7 @@ fi
 chorus_kill_stale "$DATA/run/nginx.pid" nginx
 chorus_kill_stale "$DATA/run/gw1.pid" chorus-gateway
 chorus_kill_stale "$DATA/run/gw2.pid" chorus-gateway
+chorus_kill_stale "$DATA/run/worker.pid" chorus-worker
 chorus_kill_stale "$DATA/run/redis.pid" redis-server
 
 check_port_free() {
@@ -186,8 +195,8 @@ fi
 PG_STARTED=1
 chorus_pg_start "$PG_USER" "$PG_DATA" "$PG_PORT" "$PG_SOCK" "$PG_DIR/postgres.log"
 chorus_pg_createdb "$PG_USER" "$PG_SOCK" "$PG_PORT" "$PG_DBUSER" "$PG_DB"
-export CHORUS_DATABASE_URL="postgresql://$PG_DBUSER@127.0.0.1:$PG_PORT/$PG_DB"
-chorus_info "database $CHORUS_DATABASE_URL (socket $PG_SOCK)"
+PG_CONNINFO="host=127.0.0.1 port=$PG_PORT dbname=$PG_DB user=$PG_DBUSER"
+chorus_info "database $PG_CONNINFO (socket $PG_SOCK)"
 
 # ------------------------------------------------------------ gateways
 
@@ -195,8 +204,8 @@ chorus_info "database $CHORUS_DATABASE_URL (socket $PG_SOCK)"
 start_gateway() {
     local name=$1 port=$2 pid
     check_port_free "$port" "CHORUS_${name^^}_PORT"
-    setsid "$GATEWAY_BIN" --listen "127.0.0.1:$port" --workers 1 --node-id "$name" \
-        --redis "127.0.0.1:$REDIS_PORT" --jwt-secret "$JWT_SECRET" --log-level "$LOG_LEVEL" \
+    CHORUS_JWT_SECRET=$JWT_SECRET setsid "$GATEWAY_BIN" --listen "127.0.0.1:$port" --workers 1 \
+        --node-id "$name" --redis "127.0.0.1:$REDIS_PORT" --room-acl required --log-level "$LOG_LEVEL" \
         </dev/null >>"$DATA/logs/$name.log" 2>&1 &
     pid=$!
     echo "$pid" >"$DATA/run/$name.pid"
@@ -217,13 +226,28 @@ else
     start_gateway gw2 "$GW2_PORT"
 fi
 
-# ---- WORKER --------------------------------------------------------------
-# The worker (Redis streams -> PostgreSQL) starts here once it exists:
-# build it above, start it like start_gateway with CHORUS_DATABASE_URL and
-# --redis 127.0.0.1:$REDIS_PORT, record WORKER_PID (data/run/worker.pid),
-# stop it in shutdown_all after the gateways and before redis, and add it
-# to the liveness loop at the end. Apply migrations/ to $PG_DB first.
-# --------------------------------------------------------------------------
+# ------------------------------------------------------------ worker
+
+# Applies migrations/, then persists events, saves snapshots and serves the
+# API; it also keeps the rooms' access lists in Redis (gateways run with
+# --room-acl required).
+if ((SERVICES_ONLY)); then
+    chorus_section "Worker: not started (--services-only)"
+else
+    chorus_section "Worker on 127.0.0.1:$WORKER_PORT"
+    check_port_free "$WORKER_PORT" CHORUS_WORKER_PORT
+    CHORUS_JWT_SECRET=$JWT_SECRET CHORUS_PG=$PG_CONNINFO setsid "$WORKER_BIN" serve \
+        --listen "127.0.0.1:$WORKER_PORT" --redis "127.0.0.1:$REDIS_PORT" \
+        --migrations "$ROOT/migrations" --consumer worker1 --log-level "$LOG_LEVEL" \
+        </dev/null >>"$DATA/logs/worker.log" 2>&1 &
+    WORKER_PID=$!
+    echo "$WORKER_PID" >"$DATA/run/worker.pid"
+    if ! chorus_wait_http "$WORKER_PORT" /readyz 60 "$WORKER_PID" worker; then
+        tail -n 30 "$DATA/logs/worker.log" >&2 || true
+        chorus_die "the worker did not become ready; log: $DATA/logs/worker.log"
+    fi
+    chorus_info "worker pid $WORKER_PID on 127.0.0.1:$WORKER_PORT"
+fi
 
 # ------------------------------------------------------------ nginx
 
@@ -237,7 +261,7 @@ if grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
 fi
 chorus_render deploy/nginx/dev.conf.in "$NGINX_PREFIX/nginx.conf" \
     "PREFIX=$NGINX_PREFIX" "HTTP_PORT=$HTTP_PORT" "LISTEN_V6=$LISTEN_V6" \
-    "GW1_PORT=$GW1_PORT" "GW2_PORT=$GW2_PORT"
+    "GW1_PORT=$GW1_PORT" "GW2_PORT=$GW2_PORT" "WORKER_PORT=$WORKER_PORT"
 chorus_nginx_test "$NGINX_PREFIX/nginx.conf" "$NGINX_PREFIX" ||
     chorus_die "generated nginx config is invalid: $NGINX_PREFIX/nginx.conf"
 chorus_nginx_start "$NGINX_PREFIX/nginx.conf" "$NGINX_PREFIX" "$HTTP_PORT"
@@ -253,8 +277,9 @@ chorus_section "Chorus is running"
 cat <<EOF
   URL         http://localhost:$HTTP_PORT   (WebSocket: ws://localhost:$HTTP_PORT/ws)
   gateways    gw1 127.0.0.1:$GW1_PORT   gw2 127.0.0.1:$GW2_PORT
+  worker      127.0.0.1:$WORKER_PORT   (API: http://localhost:$HTTP_PORT/api/v1, docs/api.md)
   redis       127.0.0.1:$REDIS_PORT   (data in $DATA/redis)
-  postgres    $CHORUS_DATABASE_URL
+  postgres    $PG_CONNINFO
   logs        $DATA/logs/  $NGINX_PREFIX/logs/  $PG_DIR/postgres.log
 EOF
 if [[ $JWT_SECRET == "$DEV_SECRET" ]]; then
@@ -273,7 +298,7 @@ EOF
 # Exits (and so stops everything) as soon as one component dies.
 tick=0
 while :; do
-    for name in REDIS GW1 GW2 NGINX; do
+    for name in REDIS GW1 GW2 WORKER NGINX; do
         pid_var=${name}_PID
         pid=${!pid_var}
         [[ -n $pid ]] || continue
