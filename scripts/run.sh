@@ -261,7 +261,8 @@ if grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
 fi
 chorus_render deploy/nginx/dev.conf.in "$NGINX_PREFIX/nginx.conf" \
     "PREFIX=$NGINX_PREFIX" "HTTP_PORT=$HTTP_PORT" "LISTEN_V6=$LISTEN_V6" \
-    "GW1_PORT=$GW1_PORT" "GW2_PORT=$GW2_PORT" "WORKER_PORT=$WORKER_PORT"
+    "GW1_PORT=$GW1_PORT" "GW2_PORT=$GW2_PORT" "WORKER_PORT=$WORKER_PORT" \
+    "WEB_ROOT=$ROOT/web" "MIME_TYPES=/etc/nginx/mime.types"
 chorus_nginx_test "$NGINX_PREFIX/nginx.conf" "$NGINX_PREFIX" ||
     chorus_die "generated nginx config is invalid: $NGINX_PREFIX/nginx.conf"
 chorus_nginx_start "$NGINX_PREFIX/nginx.conf" "$NGINX_PREFIX" "$HTTP_PORT"
