@@ -162,13 +162,15 @@ gw_session_send_error(gw_session *s, const char *id, const char *code, const cha
     gw_session_send_buf(s, b);
 }
 
+/* Pings and pongs count against the outbound limit like everything else: a
+ * client flooding pings without reading cannot grow our buffers. */
 static void
 send_control(gw_session *s, int opcode, const uint8_t *payload, size_t len)
 {
     uint8_t frame[2 + 125];
-    if (!s->bev || len > 125) return;
+    if (len > 125 || !session_can_queue(s, 2 + len)) return;
     size_t h = ch_ws_header_encode(frame, opcode, len);
-    memcpy(frame + h, payload, len);
+    if (len) memcpy(frame + h, payload, len);
     bufferevent_write(s->bev, frame, h + len);
 }
 
@@ -178,7 +180,7 @@ static void
 on_close_flushed(struct bufferevent *bev, void *arg)
 {
     gw_session *s = arg;
-    (void)bev;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) return;
     /* Our close frame is out. If the peer already sent its close, we are
      * done; otherwise wait (bounded by the tick) for its close frame. */
     if (s->peer_closed) gw_session_destroy(s);
