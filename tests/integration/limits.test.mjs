@@ -124,6 +124,22 @@ describe('gateway limits', () => {
     assert.match(info.reason, /idle/);
   });
 
+  itest('presence entries of a gateway that died expire and are announced as leaves', async () => {
+    const args = ['--presence-ttl', '3'];
+    const g1 = await startGateway({ name: 'gw-p1', redis, args });
+    const g2 = await startGateway({ name: 'gw-p2', redis, args });
+    const room = roomId('ghost');
+    const a = await connect(g1.wsUrl, { token: token('alive') });
+    await a.join(room);
+    const b = await connect(g2.wsUrl, { token: token('ghost') });
+    await b.join(room);
+    await a.next({ type: 'presence', action: 'join', user: 'ghost' });
+    await g2.kill9();
+    const left = await a.next({ type: 'presence', action: 'leave', user: 'ghost' }, 8000);
+    assert.equal(left.session, b.session);
+    a.close();
+  });
+
   itest('a client that answers no ping is dropped', async () => {
     const raw = await RawConn.open(gwIdle.port, { token: token('deaf') });
     assert.equal(raw.status, 101);
