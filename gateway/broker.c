@@ -27,6 +27,7 @@
 
 #include <hiredis/adapters/libevent.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -63,14 +64,6 @@ struct gw_broker {
     char hb_channel[CH_KEY_MAX];
     char sha[GW_SCRIPT_COUNT][41];
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void broker_connect(gw_broker *b);
 
@@ -118,7 +111,7 @@ maybe_up(gw_broker *b)
     if (b->up || !b->cmd_connected || !b->sub_connected || b->init_pending > 0) return;
     b->up = 1;
     b->attempts = 0;
-    b->up_since_ms = b->hb_rx_ms = now_ms();
+    b->up_since_ms = b->hb_rx_ms = ch_mono_ms();
     b->hb_sent_ms = 0;
     __atomic_store_n(&gw_stats->redis_up, 1, __ATOMIC_RELAXED);
     if (b->ever_up) GW_INC(redis_reconnects_total);
@@ -195,7 +188,7 @@ on_sub_reply(redisAsyncContext *c, void *r, void *priv)
 
     if (strcmp(kind->str, "message") == 0) {
         redisReply *msg = reply->element[2];
-        if (is_hb) b->hb_rx_ms = now_ms();
+        if (is_hb) b->hb_rx_ms = ch_mono_ms();
         else if (room && msg->type == REDIS_REPLY_STRING && b->h.on_message)
             b->h.on_message(b->arg, room, room_len, msg->str, msg->len);
     } else if (strcmp(kind->str, "subscribe") == 0) {
@@ -277,7 +270,7 @@ on_hb_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd; (void)what;
     gw_broker *b = arg;
     if (!b->up) return;
-    uint64_t now = now_ms();
+    uint64_t now = ch_mono_ms();
     if (b->hb_sent_ms && now - b->hb_sent_ms > HB_STALL_MS) {
         broker_down(b, "command connection stalled (heartbeat unanswered)");
         return;

@@ -63,8 +63,6 @@ typedef struct gw_node {
     ch_buf scratch;            /* reusable encode buffer for the loop thread */
 } gw_node;
 
-uint64_t gw_now_ms(void);       /* wall clock, ms */
-uint64_t gw_mono_ms(void);      /* monotonic clock, ms */
 
 /* node.c */
 int gw_node_init(gw_node *n, struct event_base *base, const gw_config *cfg, int worker);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "keys.h"
 #include "log.h"
@@ -27,20 +28,12 @@ typedef struct {
     char cid[CH_CID_MAX + 1];
 } publish_ctx;
 
-static uint64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Takes one token; 0 if the client is over its rate (and maybe closed). */
 static int
 rate_take(gw_session *s, const ch_request *req)
 {
     const gw_config *cfg = s->node->cfg;
-    uint64_t now = gw_mono_ms();
+    uint64_t now = ch_mono_ms();
     s->tokens += (double)(now - s->tokens_ms) * cfg->publish_rate / 1000.0;
     if (s->tokens > cfg->publish_rate) s->tokens = cfg->publish_rate;
     s->tokens_ms = now;
@@ -93,7 +86,7 @@ on_publish_reply(redisAsyncContext *c, void *r, void *priv)
     int dup = reply->element[2]->integer != 0;
     GW_INC(publishes_total);
     if (dup) GW_INC(publish_duplicates_total);
-    gw_metrics_observe_ack(mono_us() - p->t0_us);
+    gw_metrics_observe_ack(ch_mono_us() - p->t0_us);
     if (s->state == GW_S_OPEN) {
         ch_buf *b = &s->node->scratch;
         ch_buf_reset(b);
@@ -137,7 +130,7 @@ publish_durable(gw_session *s, const ch_request *req)
         goto done;
     }
     p->s = s;
-    p->t0_us = mono_us();
+    p->t0_us = ch_mono_us();
     snprintf(p->id, sizeof(p->id), "%s", req->id);
     snprintf(p->room, sizeof(p->room), "%s", req->room);
     snprintf(p->cid, sizeof(p->cid), "%s", req->cid);
@@ -223,7 +216,7 @@ publish_ephemeral(gw_session *s, const ch_request *req)
     ch_buf_reset(b);
     ch_buf_printf(b, "X%s\n{\"type\":\"event\",\"room\":\"%s\",\"ephemeral\":true,\"author\":%s,"
                      "\"session\":\"%s\",\"kind\":\"%s\",\"ts\":%llu,\"payload\":",
-                  s->id, req->room, s->user_json, s->id, req->kind, (unsigned long long)gw_now_ms());
+                  s->id, req->room, s->user_json, s->id, req->kind, (unsigned long long)ch_wall_ms());
     ch_buf_append(b, req->payload, req->payload_len);
     ch_buf_puts(b, "}");
     forward(s, req, b);
@@ -238,7 +231,7 @@ send_direct(gw_session *s, const ch_request *req)
     ch_buf_puts(b, req->to);
     ch_buf_printf(b, "\n{\"type\":\"direct\",\"room\":\"%s\",\"from\":{\"user\":%s,\"session\":\"%s\"},"
                      "\"kind\":\"%s\",\"ts\":%llu,\"payload\":",
-                  req->room, s->user_json, s->id, req->kind, (unsigned long long)gw_now_ms());
+                  req->room, s->user_json, s->id, req->kind, (unsigned long long)ch_wall_ms());
     ch_buf_append(b, req->payload, req->payload_len);
     ch_buf_puts(b, "}");
     forward(s, req, b);
@@ -310,7 +303,7 @@ gw_handle_request(gw_session *s, ch_request *req)
         ch_buf_reset(b);
         ch_buf_puts(b, "{\"type\":\"pong\",");
         if (req->id[0]) ch_buf_printf(b, "\"id\":%s,", req->id);
-        ch_buf_printf(b, "\"ts\":%llu}", (unsigned long long)gw_now_ms());
+        ch_buf_printf(b, "\"ts\":%llu}", (unsigned long long)ch_wall_ms());
         gw_session_send_buf(s, b);
         break;
     }

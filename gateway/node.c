@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
@@ -32,7 +33,7 @@ static void on_down(void *arg) { gw_rooms_on_down(arg); }
 static void
 tick_sessions(gw_node *n)
 {
-    uint64_t mono = gw_mono_ms();
+    uint64_t mono = ch_mono_ms();
     int64_t wall = (int64_t)time(NULL);
     gw_session *s = n->sessions, *next;
     for (; s; s = next) {
@@ -61,7 +62,7 @@ on_drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd; (void)what;
     gw_node *n = arg;
     tick_sessions(n);
-    if (n->nsessions == 0 || gw_mono_ms() > n->drain_deadline_ms) {
+    if (n->nsessions == 0 || (uint64_t)ch_mono_ms() > n->drain_deadline_ms) {
         CH_INFO("drained", " sessions_left=%d", n->nsessions);
         event_base_loopexit(n->base, NULL);
     }
@@ -110,7 +111,7 @@ gw_node_start_drain(gw_node *n)
         return;
     }
     n->draining = 1;
-    uint64_t now = gw_mono_ms(), window = (uint64_t)n->cfg->drain_seconds * 1000;
+    uint64_t now = ch_mono_ms(), window = (uint64_t)n->cfg->drain_seconds * 1000;
     n->drain_deadline_ms = now + window + DRAIN_GRACE_MS;
     for (gw_session *s = n->sessions; s; s = s->next)
         s->drain_at_ms = now + (window ? (uint64_t)rand() % window : 0) + 1;

@@ -24,28 +24,13 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
 
 #define CLOSING_TIMEOUT_MS 5000
 #define SMALL_COPY 1024     /* frames up to this size are copied, larger ones referenced */
-
-uint64_t
-gw_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-gw_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- shared messages ---------------------------------------------------------- */
 
@@ -193,7 +178,7 @@ start_closing(gw_session *s, uint16_t code, const char *reason)
     uint8_t frame[2 + 125];
     if (s->state != GW_S_OPEN) return;
     s->state = GW_S_CLOSING;
-    s->closing_since_ms = gw_mono_ms();
+    s->closing_since_ms = ch_mono_ms();
     size_t len = ch_ws_close_encode(frame, code, reason);
     bufferevent_write(s->bev, frame, len);
     /* on_write sees CLOSING once the frame is flushed. */
@@ -296,7 +281,7 @@ session_process_input(gw_session *s)
         ch_ws_result r = ch_ws_parser_feed(s->parser, v.iov_base, v.iov_len, &consumed, &ev);
         evbuffer_drain(in, consumed);
         GW_ADD(bytes_in_total, consumed);
-        s->last_rx_ms = gw_mono_ms();
+        s->last_rx_ms = ch_mono_ms();
         s->pings_unanswered = 0;
         if (r == CH_WS_ERROR) {
             GW_INC(protocol_closes_total);
@@ -408,7 +393,7 @@ gw_session_new(gw_node *n, struct bufferevent *bev, const ch_jwt_claims *claims)
         return NULL;
     }
     s->token_exp = claims->exp;
-    s->last_rx_ms = s->last_msg_ms = s->tokens_ms = gw_mono_ms();
+    s->last_rx_ms = s->last_msg_ms = s->tokens_ms = ch_mono_ms();
     s->tokens = n->cfg->publish_rate;
 
     s->next = n->sessions;

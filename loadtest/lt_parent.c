@@ -13,6 +13,7 @@
  * Signals: the first SIGINT/SIGTERM sends STOP (the run ends early but
  * still drains and reports); the second kills the workers.
  */
+#include "clock.h"
 #include "lt_parent.h"
 
 #include <errno.h>
@@ -72,22 +73,6 @@ typedef struct {
     char run_id[24];
 } lt_parent;
 
-static int64_t
-real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 send_to(lt_kid *k, uint8_t type, const void *body, size_t len)
 {
@@ -122,13 +107,13 @@ advance(lt_parent *p)
 {
     const lt_config *cfg = p->cfg;
     if (p->phase == P_HELLO && all_at(p, LT_REC_HELLO)) {
-        int64_t at = real_us() + CONNECT_DELAY_US;
+        int64_t at = ch_wall_us() + CONNECT_DELAY_US;
         send_all(p, LT_REC_CONNECT, &at, sizeof(at));
         p->phase = P_CONNECTING;
     }
     if (p->phase == P_CONNECTING && all_at(p, LT_REC_READY)) {
         int64_t v[3];
-        v[0] = real_us() + GO_DELAY_US;
+        v[0] = ch_wall_us() + GO_DELAY_US;
         v[1] = v[0] + (int64_t)(cfg->duration * 1e6);
         v[2] = cfg->scenario == LT_SC_RECONNECT_STORM ? v[0] + (int64_t)(cfg->drop_at * 1e6) : 0;
         send_all(p, LT_REC_GO, v, sizeof(v));
@@ -267,7 +252,7 @@ phase_name(parent_phase ph)
 static void
 arm_tick(lt_parent *p)
 {
-    int64_t d = 1500000 - real_us() % 1000000;
+    int64_t d = 1500000 - ch_wall_us() % 1000000;
     if (d > 1000000) d -= 1000000;
     if (d < 200000) d += 1000000;
     struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
@@ -279,10 +264,10 @@ arm_tick(lt_parent *p)
 static void
 sample(lt_parent *p, int show)
 {
-    int64_t now = mono_us();
+    int64_t now = ch_mono_us();
     /* The counts are as of the whole second the workers reported at, or,
      * at the end, as of now (their final records are in). */
-    int64_t at = show ? real_us() / 1000000 * 1000000 : real_us();
+    int64_t at = show ? ch_wall_us() / 1000000 * 1000000 : ch_wall_us();
     double dt = (double)(at - p->prev_at) / 1e6;
     lt_counts tot;
     memset(&tot, 0, sizeof(tot));
@@ -356,7 +341,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static void
 reap(lt_parent *p)
 {
-    int64_t deadline = mono_us() + REAP_WAIT_US;
+    int64_t deadline = ch_mono_us() + REAP_WAIT_US;
     for (int i = 0; i < p->n; i++) {
         lt_kid *k = &p->kids[i];
         int st;
@@ -364,7 +349,7 @@ reap(lt_parent *p)
         for (;;) {
             pid_t r = waitpid(k->pid, &st, WNOHANG);
             if (r == k->pid || (r < 0 && errno != EINTR)) break;
-            if (mono_us() >= deadline) {
+            if (ch_mono_us() >= deadline) {
                 kill(k->pid, SIGKILL);
                 waitpid(k->pid, &st, 0);
                 break;
@@ -403,7 +388,7 @@ lt_parent_run(const lt_config *cfg)
     p->n = (int)(cfg->procs < total ? cfg->procs : total);
     if (p->n < 1) p->n = 1;
     snprintf(p->run_id, sizeof(p->run_id), "%llx",
-             (unsigned long long)(((uint64_t)real_us() / 1000) ^ ((uint64_t)getpid() << 24)) & 0xffffffffffULL);
+             (unsigned long long)(((uint64_t)ch_wall_us() / 1000) ^ ((uint64_t)getpid() << 24)) & 0xffffffffffULL);
     p->tty = isatty(STDERR_FILENO);
     lt_hist_reset(&p->sec);
     p->kids = calloc((size_t)p->n, sizeof(*p->kids));
@@ -472,13 +457,13 @@ lt_parent_run(const lt_config *cfg)
     if (!p->tick || !p->sigint || !p->sigterm) goto fail;
     event_add(p->sigint, NULL);
     event_add(p->sigterm, NULL);
-    p->t0_real = p->prev_at = real_us();
-    p->last_tick_mono = mono_us();
+    p->t0_real = p->prev_at = ch_wall_us();
+    p->last_tick_mono = ch_mono_us();
     arm_tick(p);
 
     event_base_dispatch(p->base);
     /* The tail since the last tick (the final counts are in by now). */
-    if (mono_us() - p->last_tick_mono > 100000) sample(p, 0);
+    if (ch_mono_us() - p->last_tick_mono > 100000) sample(p, 0);
     if (!cfg->quiet && p->tty) fputc('\n', stderr);
     if (p->phase != P_DONE) {
         /* Aborted: count the workers that never reported. */

@@ -23,6 +23,7 @@
  * and ephemeral events (LT_H_EPH). Events received while catching up after
  * a rejoin are counted, not timed.
  */
+#include "clock.h"
 #include "lt_worker.h"
 
 #include <errno.h>
@@ -135,22 +136,6 @@ typedef struct lt_worker {
 
 /* ------------------------------------------------------------ clocks */
 
-static int64_t
-real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 arm(struct event *ev, int64_t delay_us)
 {
@@ -193,7 +178,7 @@ settle(lt_worker *w)
 {
     if (w->phase != PH_CONNECTING) return;
     if (++w->settled < w->nclients) return;
-    w->connect_last_us = real_us();
+    w->connect_last_us = ch_wall_us();
     w->phase = PH_READY;
     ch_buf body;
     ch_buf_init(&body);
@@ -260,7 +245,7 @@ start_client(lt_worker *w, lt_client *c, int64_t t0)
     c->t0_us = t0;
     c->st = CS_CONNECTING;
     w->pending++;
-    if (!w->connect_first_us) w->connect_first_us = real_us();
+    if (!w->connect_first_us) w->connect_first_us = ch_wall_us();
     if (lt_conn_start(&c->conn, &w->net, url, src, token, token_len, &err) < 0) {
         w->counts.err[err]++;
         client_failed(w, c);
@@ -275,7 +260,7 @@ pump(lt_worker *w)
     const lt_config *cfg = w->cfg;
     int ramp = w->phase == PH_CONNECTING && cfg->ramp_up > 0;
     while (w->qhead != w->qtail && w->pending < (uint64_t)cfg->max_pending) {
-        int64_t now = mono_us(), t0 = now;
+        int64_t now = ch_mono_us(), t0 = now;
         if (ramp) {
             /* Timed from its slot, so waiting for --max-pending counts too. */
             t0 = w->t_connect_mono + (int64_t)((double)w->qstarted * cfg->ramp_up * 1e6 / (double)w->nclients);
@@ -319,7 +304,7 @@ caught_up(lt_worker *w, lt_client *c)
 {
     c->catching_up = 0;
     w->counts.c[LT_C_CAUGHT_UP]++;
-    lt_hist_record_signed(&w->hist[LT_H_CATCHUP], real_us() - w->drop_actual_us);
+    lt_hist_record_signed(&w->hist[LT_H_CATCHUP], ch_wall_us() - w->drop_actual_us);
 }
 
 static void
@@ -403,7 +388,7 @@ on_text(lt_conn *conn, const char *msg, size_t len)
     switch (m.type) {
     case LT_MSG_WELCOME:
         if (c->st != CS_CONNECTING) break;
-        lt_hist_record_signed(&w->hist[LT_H_CONNECT], mono_us() - c->t0_us);
+        lt_hist_record_signed(&w->hist[LT_H_CONNECT], ch_mono_us() - c->t0_us);
         w->counts.c[LT_C_CONN_OK]++;
         w->counts.c[LT_C_CONN_OPEN]++;
         c->open = 1;
@@ -445,7 +430,7 @@ on_text(lt_conn *conn, const char *msg, size_t len)
         pump(w);
         break;
     case LT_MSG_EVENT: {
-        int64_t now = real_us();
+        int64_t now = ch_wall_us();
         if (c->st != CS_LIVE) {
             w->counts.err[LT_E_PROTOCOL]++;
             break;
@@ -461,7 +446,7 @@ on_text(lt_conn *conn, const char *msg, size_t len)
     case LT_MSG_ACK: {
         int64_t intended;
         if (!m.has_id || !pub_complete(w, c, m.id, &intended)) break;
-        lt_hist_record_signed(&w->hist[LT_H_ACK], real_us() - intended);
+        lt_hist_record_signed(&w->hist[LT_H_ACK], ch_wall_us() - intended);
         if (m.has_seq) {
             w->counts.c[LT_C_ACKED]++;
             w->room_acked[c->room]++;
@@ -584,7 +569,7 @@ pub_pump(lt_client *c)
     lt_worker *w = c->w;
     lt_pub *p = c->pub;
     if (!p || w->phase != PH_RUNNING || c->st != CS_LIVE) return;
-    int64_t now = real_us();
+    int64_t now = ch_wall_us();
     if (w->pub_rate <= 0) {
         while (p->inflight < (uint32_t)w->cfg->window && now < w->end_us) {
             if (!ring_make_room(p, p->next_id + 1)) {
@@ -592,7 +577,7 @@ pub_pump(lt_client *c)
                 return;
             }
             if (send_publish(w, c, now) < 0) return;
-            now = real_us();
+            now = ch_wall_us();
         }
         return;
     }
@@ -612,7 +597,7 @@ pub_pump(lt_client *c)
         int64_t intended;
         lt_rate_take(&p->rate, now, &intended);
         if (send_publish(w, c, intended) < 0) return;
-        if (++burst % BURST_REFRESH == 0) now = real_us();
+        if (++burst % BURST_REFRESH == 0) now = ch_wall_us();
     }
 }
 
@@ -644,7 +629,7 @@ send_progress(lt_worker *w)
 static void
 arm_progress(lt_worker *w)
 {
-    arm(w->progress_timer, 1000000 - real_us() % 1000000);
+    arm(w->progress_timer, 1000000 - ch_wall_us() % 1000000);
 }
 
 static void
@@ -697,7 +682,7 @@ on_phase_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     lt_worker *w = arg;
-    int64_t now = mono_us();
+    int64_t now = ch_mono_us();
     if (w->phase == PH_DRAIN_ACKS) {
         if (w->inflight == 0 || now >= w->phase_deadline) drained_acks(w);
         else arm(w->phase_timer, CHECK_US);
@@ -707,7 +692,7 @@ on_phase_timer(evutil_socket_t fd, short what, void *arg)
     } else if (w->phase == PH_INIT) {
         /* The connect phase starts now. */
         w->phase = PH_CONNECTING;
-        w->t_connect_mono = mono_us();
+        w->t_connect_mono = ch_mono_us();
         if (w->nclients == 0) {
             w->phase = PH_READY;
             send_record(w, LT_REC_READY, NULL);
@@ -721,13 +706,13 @@ static void
 end_run(lt_worker *w)
 {
     if (w->phase != PH_RUNNING) return;
-    w->end_us = real_us() < w->end_us ? real_us() : w->end_us;
+    w->end_us = ch_wall_us() < w->end_us ? ch_wall_us() : w->end_us;
     w->phase = PH_DRAIN_ACKS;
     event_del(w->end_timer);
     event_del(w->drop_timer);
     for (uint32_t i = 0; i < w->nclients; i++)
         if (w->clients[i].pub) event_del(w->clients[i].pub->timer);
-    w->phase_deadline = mono_us() + ACK_WAIT_US;
+    w->phase_deadline = ch_mono_us() + ACK_WAIT_US;
     arm(w->phase_timer, 0);
 }
 
@@ -748,7 +733,7 @@ on_drop_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     lt_worker *w = arg;
     if (w->phase != PH_RUNNING) return;
-    w->drop_actual_us = real_us();
+    w->drop_actual_us = ch_wall_us();
     for (uint32_t i = 0; i < w->nclients; i++) {
         lt_client *c = &w->clients[i];
         if (c->pub || c->st != CS_LIVE) continue;
@@ -771,7 +756,7 @@ static void
 start_run(lt_worker *w, int64_t start, int64_t end, int64_t drop)
 {
     const lt_config *cfg = w->cfg;
-    int64_t now = real_us();
+    int64_t now = ch_wall_us();
     w->start_us = start;
     w->end_us = end;
     w->drop_us = drop;
@@ -835,7 +820,7 @@ handle_record(lt_worker *w, uint8_t type, const uint8_t *body, size_t len)
     case LT_REC_CONNECT: {
         int64_t at = lt_read_i64(&r);
         if (r.err || w->phase != PH_INIT) break;
-        arm(w->phase_timer, at - real_us());
+        arm(w->phase_timer, at - ch_wall_us());
         break;
     }
     case LT_REC_GO: {
@@ -851,7 +836,7 @@ handle_record(lt_worker *w, uint8_t type, const uint8_t *body, size_t len)
             break;
         memcpy(w->global_acked, body + 4, (size_t)n * sizeof(uint64_t));
         w->phase = PH_DRAIN_DELIVERIES;
-        w->phase_deadline = mono_us() + (int64_t)(w->cfg->drain * 1e6);
+        w->phase_deadline = ch_mono_us() + (int64_t)(w->cfg->drain * 1e6);
         arm(w->phase_timer, 0);
         break;
     }
@@ -1001,7 +986,7 @@ lt_worker_run(const lt_config *cfg, int index, int nprocs, int rfd, int wfd, con
     w->net.ops.on_text = on_text;
     w->net.ops.on_closed = on_closed;
     w->net.counts = &w->counts;
-    w->net.rng = (uint64_t)real_us() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
+    w->net.rng = (uint64_t)ch_wall_us() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
     w->net.handshake.tv_sec = (time_t)cfg->handshake_timeout;
     w->net.handshake.tv_usec = (suseconds_t)((cfg->handshake_timeout - (double)(time_t)cfg->handshake_timeout) * 1e6);
     w->net.max_message = MAX_MESSAGE;
