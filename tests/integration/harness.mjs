@@ -442,6 +442,14 @@ export class PostgresServer extends Managed {
     this.conninfo = `host=127.0.0.1 port=${port} dbname=chorus user=chorus`;
   }
 
+  /**
+   * Stops the server with SIGINT ("fast" shutdown: connected clients are
+   * disconnected); SIGTERM would wait for every client to leave.
+   */
+  stop(opts = {}) {
+    return super.stop({ signal: 'SIGINT', ...opts });
+  }
+
   /** initdb (first time only), start, wait until it accepts connections, create the database. */
   async start(timeoutMs = 30000) {
     const data = path.join(this.dir, 'data');
