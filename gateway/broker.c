@@ -17,6 +17,7 @@
  * heartbeat not acknowledged or not received within 3 s means Redis (or the
  * path to it) stalled, and the broker goes DOWN and reconnects.
  */
+#include "lua_scripts.h"
 #include "broker.h"
 
 #include <stdint.h>
@@ -32,9 +33,6 @@
 #include "log.h"
 #include "metrics.h"
 
-extern const char ch_lua_publish[];
-extern const char ch_lua_join[];
-extern const char ch_lua_presence[];
 
 static const char *const script_text[GW_SCRIPT_COUNT] = { ch_lua_publish, ch_lua_join, ch_lua_presence };
 static const char *const script_name[GW_SCRIPT_COUNT] = { "publish", "join", "presence" };

@@ -18,6 +18,7 @@
  * once evhtp freed the request). A cancelled job (shutdown) detaches the
  * hooks from a still-live request before freeing the wk_req.
  */
+#include "lua_scripts.h"
 #include "api_internal.h"
 
 #include <arpa/inet.h>
@@ -43,7 +44,6 @@
 #define SEG_RAW_MAX      (WK_PARAM_MAX * 3)   /* a segment before %XX decoding */
 #define DRAIN_SLACK      (1u << 20)   /* bytes past max_body read and dropped before cutting */
 
-extern const char ch_lua_publish[];
 
 /* ------------------------------------------------------------ routes */
 

@@ -66,6 +66,7 @@
  * Threads: fields are marked with the thread that owns them; the HTTP loop
  * only reads the atomics in wk_metrics.
  */
+#include "lua_scripts.h"
 #include "persist.h"
 
 #include <errno.h>
@@ -1418,27 +1419,8 @@ pg_conflicts(struct wk_persist *p, chunk *c, int *nconf)
     return PGS_OK;
 }
 
-/*
- * Moves a room whose sequence went back to a new epoch, unless it already
- * left the conflicting epoch (so a replay never moves it twice).
- *
- * KEYS[1]  room meta hash   ch:{pN}:m:<room>   fields seq, epoch
- * KEYS[2]  room stream      ch:{pN}:s:<room>   dropped: it holds the old epoch
- * ARGV[1]  the epoch in which the conflict was seen
- * Reply:   the new epoch (Redis time in ms, above the old one), or 0 if the
- *          room's epoch is not ARGV[1] any more
- */
-static const char LUA_NEW_EPOCH[] =
-    "local cur = redis.call('HGET', KEYS[1], 'epoch')\n"
-    "if cur ~= ARGV[1] then return 0 end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "if now <= tonumber(cur) then now = tonumber(cur) + 1 end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "redis.call('HSET', KEYS[1], 'epoch', string.format('%d', now), 'seq', 0)\n"
-    "return now\n";
 
-/* Runs LUA_NEW_EPOCH once per conflicting (room, epoch) of c. 0, or -1 if
+/* Runs ch_lua_new_epoch once per conflicting (room, epoch) of c. 0, or -1 if
  * Redis failed. */
 static int
 redis_new_epochs(struct wk_persist *p, chunk *c)
@@ -1455,7 +1437,7 @@ redis_new_epochs(struct wk_persist *p, chunk *c)
         ch_room_keys_build(&keys, it->room, p->cfg.partitions);
         char ep[24];
         snprintf(ep, sizeof(ep), "%lld", it->epoch);
-        redisReply *r = rd_cmdv(p, 6, "EVAL", LUA_NEW_EPOCH, "2", keys.meta, keys.stream, ep);
+        redisReply *r = rd_cmdv(p, 6, "EVAL", ch_lua_new_epoch, "2", keys.meta, keys.stream, ep);
         if (r == NULL) return -1;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
             CH_ERROR("persist: room moved to a new epoch after a sequence conflict",
@@ -2008,27 +1990,6 @@ streams_maintain(struct wk_persist *p)
     atomic_store(&p->m.lag_ms, lag_ms);
 }
 
-/*
- * Removes consumers that hold no pending entry and were idle for ARGV[3] ms:
- * workers that stopped (a consumer name is often host-pid, so every restart
- * leaves one behind). Atomic, so none of them can read in between; a
- * consumer that reads again later is simply created again.
- *
- * KEYS[1]  persistence stream
- * ARGV[1]  group   ARGV[2] our consumer (never removed)   ARGV[3] idle ms
- * Reply:   the number of consumers removed
- */
-static const char LUA_PRUNE_CONSUMERS[] =
-    "local n = 0\n"
-    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do\n"
-    "  local f = {}\n"
-    "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
-    "  if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] > tonumber(ARGV[3]) then\n"
-    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
 
 static void
 prune_consumers(struct wk_persist *p)
@@ -2036,7 +1997,7 @@ prune_consumers(struct wk_persist *p)
     char idle[24];
     snprintf(idle, sizeof(idle), "%d", PRUNE_IDLE_MS);
     for (unsigned s = 0; s < p->cfg.partitions && p->rc && !stopping(p); s++) {
-        redisReply *r = rd_cmdv(p, 7, "EVAL", LUA_PRUNE_CONSUMERS, "1", p->streams[s],
+        redisReply *r = rd_cmdv(p, 7, "EVAL", ch_lua_prune_consumers, "1", p->streams[s],
                                 p->cfg.group, p->cfg.consumer, idle);
         if (r == NULL) return;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
