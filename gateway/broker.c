@@ -16,6 +16,10 @@
  * node's own channel, which the subscriber connection listens to. A
  * heartbeat not acknowledged or not received within 3 s means Redis (or the
  * path to it) stalled, and the broker goes DOWN and reconnects.
+ *
+ * A Redis host given by name is resolved with evdns on the loop before each
+ * connect (hiredis would call the blocking getaddrinfo), so a slow resolver
+ * never stalls the gateway and a Redis that moved is found again.
  */
 #include "lua_scripts.h"
 #include "broker.h"
@@ -26,6 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <event2/dns.h>
 #include <hiredis/adapters/libevent.h>
 
 #include "clock.h"
@@ -59,6 +65,9 @@ struct gw_broker {
     uint64_t hb_rx_ms;          /* last heartbeat received on the subscriber */
     struct event *retry_timer;
     struct event *hb_timer;
+    struct evdns_base *dns;     /* resolver for a Redis host name; NULL for an IP */
+    struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
+    char redis_ip[256];         /* the address connected to (an IP literal) */
     char hb_channel[CH_KEY_MAX];
     char sha[GW_SCRIPT_COUNT][41];
 };
@@ -203,7 +212,7 @@ on_sub_reply(redisAsyncContext *c, void *r, void *priv)
 static redisAsyncContext *
 open_one(gw_broker *b)
 {
-    redisAsyncContext *c = redisAsyncConnect(b->cfg->redis_host, b->cfg->redis_port);
+    redisAsyncContext *c = redisAsyncConnect(b->redis_ip, b->cfg->redis_port);
     if (!c) return NULL;
     if (c->err) {
         CH_DEBUG("redis connect error", " error=\"%s\"", c->errstr);
@@ -220,8 +229,50 @@ open_one(gw_broker *b)
     return c;
 }
 
+static void broker_open(gw_broker *b);
+
+static void
+on_resolved(int err, struct evutil_addrinfo *res, void *arg)
+{
+    gw_broker *b = arg;
+    b->dns_req = NULL;
+    if (err == EVUTIL_EAI_CANCEL) return;
+    if (err || !res) {
+        CH_WARN("cannot resolve the Redis host", " host=%s error=\"%s\"", b->cfg->redis_host,
+                evutil_gai_strerror(err));
+        schedule_retry(b);
+        return;
+    }
+    const void *addr = res->ai_family == AF_INET6
+                           ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                           : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    if (!inet_ntop(res->ai_family, addr, b->redis_ip, sizeof(b->redis_ip))) {
+        evutil_freeaddrinfo(res);
+        schedule_retry(b);
+        return;
+    }
+    evutil_freeaddrinfo(res);
+    broker_open(b);
+}
+
+/* Resolves the Redis host if it is a name, then opens both connections. */
 static void
 broker_connect(gw_broker *b)
+{
+    if (!b->dns) {
+        broker_open(b);
+        return;
+    }
+    if (b->dns_req) return;
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    b->dns_req = evdns_getaddrinfo(b->dns, b->cfg->redis_host, NULL, &hints, on_resolved, b);
+}
+
+static void
+broker_open(gw_broker *b)
 {
     b->cmd = open_one(b);
     b->sub = b->cmd ? open_one(b) : NULL;
@@ -251,7 +302,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what;
     gw_broker *b = arg;
-    if (!b->cmd && !b->sub) broker_connect(b);
+    if (!b->cmd && !b->sub && !b->dns_req) broker_connect(b);
 }
 
 static void
@@ -297,6 +348,14 @@ gw_broker_new(struct event_base *base, const gw_config *cfg, const char *node_id
     b->h = *h;
     b->arg = arg;
     ch_heartbeat_channel(b->hb_channel, sizeof(b->hb_channel), node_id);
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, cfg->redis_host, &a6) == 1 || inet_pton(AF_INET6, cfg->redis_host, &a6) == 1) {
+        snprintf(b->redis_ip, sizeof(b->redis_ip), "%s", cfg->redis_host);
+    } else if (!(b->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                                   EVDNS_BASE_DISABLE_WHEN_INACTIVE))) {
+        gw_broker_free(b);
+        return NULL;
+    }
     b->retry_timer = evtimer_new(base, on_retry, b);
     b->hb_timer = event_new(base, -1, EV_PERSIST, on_hb_timer, b);
     if (!b->retry_timer || !b->hb_timer) {
@@ -323,6 +382,8 @@ gw_broker_free(gw_broker *b)
     b->up = 0;
     if ((c = b->cmd)) { b->cmd = NULL; redisAsyncFree(c); }
     if ((c = b->sub)) { b->sub = NULL; redisAsyncFree(c); }
+    if (b->dns_req) evdns_getaddrinfo_cancel(b->dns_req); /* calls on_resolved, which clears it */
+    if (b->dns) evdns_base_free(b->dns, 0);
     if (b->retry_timer) event_free(b->retry_timer);
     if (b->hb_timer) event_free(b->hb_timer);
     free(b);

@@ -140,6 +140,17 @@ describe('gateway limits', () => {
     a.close();
   });
 
+  itest('a Redis given by host name is resolved (on the loop) and used', async () => {
+    const g = await startGateway({ name: 'gw-byname', redis: `localhost:${redis.port}` });
+    await waitFor(async () => (await g.get('/readyz')).status === 200, { what: '/readyz 200' });
+    const room = roomId('named');
+    const c = await connect(g.wsUrl, { token: token('named') });
+    await c.join(room);
+    const ack = await c.publishOk(room, { hello: 1 }, { cid: 'named-1' });
+    assert.equal(ack.seq, 1);
+    c.close();
+  });
+
   itest('a client that answers no ping is dropped', async () => {
     const raw = await RawConn.open(gwIdle.port, { token: token('deaf') });
     assert.equal(raw.status, 101);
