@@ -11,11 +11,15 @@
 
 # Packages needed to compile Chorus.
 CHORUS_PKGS_BUILD=(build-essential cmake pkg-config libevent-dev libevhtp-dev
-                   libonig-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev)
+                   libonig-dev libhiredis-dev libjansson-dev libjwt-dev libssl-dev
+                   libpq-dev libargon2-dev)
 # Servers the integration tests and the run setup start themselves.
 CHORUS_PKGS_SERVERS=(redis-server nginx postgresql)
-# Only for scripts/test.sh: the fuzz toolchain and the test runner.
-CHORUS_PKGS_TEST=(clang libclang-rt-14-dev nodejs npm)
+# Only for scripts/test.sh: the fuzz toolchain, the test runner, the
+# browser the web app tests drive (through npm playwright-core), and the
+# tools that check the deploy configs (haproxy -c, promtool from
+# prometheus, systemd-analyze).
+CHORUS_PKGS_TEST=(clang libclang-rt-14-dev nodejs npm chromium haproxy prometheus systemd)
 # Only for scripts/run.sh: openssl mints the dev token.
 CHORUS_PKGS_RUN=(openssl)
 export CHORUS_PKGS_BUILD CHORUS_PKGS_SERVERS CHORUS_PKGS_TEST CHORUS_PKGS_RUN
