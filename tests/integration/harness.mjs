@@ -195,7 +195,8 @@ export function roomId(prefix = 'room') {
 // ------------------------------------------------------------ processes
 
 /** A child process with its output in a log file. */
-class Managed {
+/** A child process with its log file, registered for cleanup (extend it for new servers). */
+export class Managed {
   constructor(kind, name, cmd, args, env) {
     this.kind = kind;
     this.name = name;

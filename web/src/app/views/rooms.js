@@ -1,0 +1,99 @@
+// rooms.js — the workspace home: its rooms, and creating one.
+
+import { h, icon, replace } from '../dom.js';
+import { describeError } from '../errors.js';
+import { href, navigate, paths, roomPath } from '../router.js';
+import { alertBox, busy, emptyState } from '../ui.js';
+
+const KINDS = [
+  ['chat', 'Chat room', 'hash', 'Conversations in real time.'],
+  ['board', 'Kanban board', 'board', 'Cards and columns — coming soon in this app.'],
+  ['whiteboard', 'Whiteboard', 'pen', 'Draw together — coming soon in this app.'],
+];
+const KIND = Object.fromEntries(KINDS.map(([k, label, ic, text]) => [k, { label, icon: ic, text }]));
+
+export function roomsView(session, ws, scope) {
+  const alert = alertBox();
+  const nameInput = h('input', { id: 'new-room-name', name: 'name', placeholder: 'e.g. design-review', autocomplete: 'off', attrs: { maxlength: 100 } });
+  const kindSelect = h('select', { id: 'new-room-kind', name: 'kind' },
+    KINDS.map(([k, label]) => h('option', { value: k }, label)));
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, icon('plus', 16), 'Create room');
+  const form = h('form', {
+    class: 'inline-form', attrs: { 'aria-label': 'Create a room' },
+    on: {
+      submit: async (e) => {
+        e.preventDefault();
+        alert.clear();
+        const name = nameInput.value.trim();
+        if (!name) {
+          alert.show('Give the room a name.');
+          nameInput.focus();
+          return;
+        }
+        try {
+          const room = await busy(submit, ws.createRoom(kindSelect.value, name));
+          nameInput.value = '';
+          navigate(roomPath(ws.id, room));
+        } catch (err) {
+          alert.show(describeError(err, 'createRoom'));
+        }
+      },
+    },
+  },
+  h('label', { htmlFor: 'new-room-name', class: 'sr-only' }, 'Room name'), nameInput,
+  h('label', { htmlFor: 'new-room-kind', class: 'sr-only' }, 'Room kind'), kindSelect,
+  submit);
+
+  const list = h('div', { class: 'room-grid' });
+  const render = () => {
+    if (!ws.rooms.length) {
+      replace(list, emptyState({ iconName: 'hash', title: 'No rooms yet', text: 'Create the first one above.' }));
+      return;
+    }
+    replace(list, ws.rooms.map((r) => {
+      const k = KIND[r.kind] ?? { label: r.kind, icon: 'layers', text: '' };
+      const unread = r.kind === 'chat' ? ws.unreadCount(r.id) : 0;
+      return h('a', { class: 'room-card', href: href(roomPath(ws.id, r)), dataset: { room: r.id } },
+        h('span', { class: ['room-card-icon', `kind-${r.kind}`] }, icon(k.icon, 18)),
+        h('span', { class: 'room-card-body' },
+          h('strong', null, r.name),
+          h('span', { class: 'muted' }, r.kind === 'chat' ? k.label : `${k.label} \u00b7 coming soon`)),
+        unread ? h('span', { class: 'unread' }, String(unread)) : null);
+    }));
+  };
+  scope.add(ws.on('rooms', render));
+  scope.add(ws.on('unread', render));
+  render();
+
+  return h('div', { class: 'pane pane-scroll' },
+    h('div', { class: 'page-body' },
+      h('div', { class: 'page-head' },
+        h('div', null,
+          h('h1', null, ws.info.name),
+          h('p', { class: 'muted' }, 'Rooms in this workspace. Every member can see them and create new ones.')),
+        h('a', { class: 'btn btn-secondary', href: href(paths.members(ws.id)) }, icon('users', 16), 'Members')),
+      h('section', { class: 'card' },
+        h('h2', { class: 'card-title' }, 'New room'),
+        alert.el,
+        form),
+      list));
+}
+
+/** A room of a kind this app does not open yet. */
+export function comingSoonView(session, ws, roomId) {
+  const room = ws.room(roomId);
+  if (!room) {
+    return h('div', { class: 'pane pane-center' }, emptyState({
+      iconName: 'alert', title: 'Room not found',
+      text: 'It may have been archived, or the link is wrong.',
+      action: h('a', { class: 'btn btn-secondary', href: href(paths.workspace(ws.id)) }, 'Back to rooms'),
+    }));
+  }
+  const k = KIND[room.kind] ?? { label: room.kind, icon: 'layers' };
+  return h('div', { class: 'pane pane-center' }, emptyState({
+    iconName: k.icon,
+    title: room.name,
+    text: `${k.label}s open in their own app, coming soon. The room exists and keeps its history; chat rooms work here today.`,
+    action: h('a', { class: 'btn btn-secondary', href: href(paths.workspace(ws.id)) }, icon('back', 16), 'Back to rooms'),
+  }));
+}
