@@ -18,6 +18,7 @@
  * once evhtp freed the request). A cancelled job (shutdown) detaches the
  * hooks from a still-live request before freeing the wk_req.
  */
+#include "clock.h"
 #include "lua_scripts.h"
 #include "api_internal.h"
 
@@ -123,14 +124,6 @@ struct wk_api_metrics {
     unsigned long long by_class[6];         /* index = status / 100 */
     unsigned long long errors;              /* 5xx answers */
 };
-
-static long long
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 metrics_observe(wk_api *api, int route, int status, long long us)
@@ -538,7 +531,7 @@ on_req_headers(evhtp_request_t *req, evhtp_headers_t *hdrs, void *arg)
     if (!r) return EVHTP_RES_ERROR;
     r->api = api;
     r->req = req;
-    r->t0_us = mono_us();
+    r->t0_us = ch_mono_us();
     r->route_index = ROUTE_OTHER;
     cl = evhtp_kv_find(hdrs, "Content-Length");
     if (cl) {
@@ -603,7 +596,7 @@ send_now(wk_req *r, int status, const char *body, size_t len, const char *allow)
     if (allow)
         add_header(req, "Allow", allow);
     evhtp_send_reply(req, (evhtp_res)status);
-    metrics_observe(r->api, r->route_index, status, mono_us() - r->t0_us);
+    metrics_observe(r->api, r->route_index, status, ch_mono_us() - r->t0_us);
 }
 
 /* Answers on the loop thread with {"error","message"}. */

@@ -12,6 +12,7 @@
  *  - each thread's connections (wk_dbc) are used by that thread only; the
  *    health flags other threads read are atomics.
  */
+#include "clock.h"
 #include "db.h"
 
 #include <errno.h>
@@ -68,14 +69,6 @@ struct wk_db {
     int nthreads;
 };
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------ PostgreSQL */
 
 static void
@@ -93,7 +86,7 @@ pg_failed_connect(wk_db_thread *t)
 {
     t->pg_backoff = t->pg_backoff ? t->pg_backoff * 2 : BACKOFF_MIN_MS;
     if (t->pg_backoff > BACKOFF_MAX_MS) t->pg_backoff = BACKOFF_MAX_MS;
-    t->pg_retry_at = now_ms() + t->pg_backoff;
+    t->pg_retry_at = ch_mono_ms() + t->pg_backoff;
 }
 
 int
@@ -106,7 +99,7 @@ wk_dbc_pg(wk_dbc *c)
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
         return 0;
     pg_drop(t);
-    if (now_ms() < t->pg_retry_at) {
+    if (ch_mono_ms() < t->pg_retry_at) {
         c->lost = 1;
         return -1;
     }
@@ -155,7 +148,7 @@ wk_sql(wk_dbc *c, const char *sql, int n, const char *const *vals)
     st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         atomic_store(&c->t->pg_ok, 1);
-        c->t->last_check = now_ms();
+        c->t->last_check = ch_mono_ms();
         return r;
     }
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -231,7 +224,7 @@ redis_failed_connect(wk_db_thread *t, const char *why)
     redis_drop(t);
     t->redis_backoff = t->redis_backoff ? t->redis_backoff * 2 : BACKOFF_MIN_MS;
     if (t->redis_backoff > BACKOFF_MAX_MS) t->redis_backoff = BACKOFF_MAX_MS;
-    t->redis_retry_at = now_ms() + t->redis_backoff;
+    t->redis_retry_at = ch_mono_ms() + t->redis_backoff;
 }
 
 int
@@ -246,7 +239,7 @@ wk_dbc_redis(wk_dbc *c)
     if (c->redis && !c->redis->err)
         return 0;
     redis_drop(t);
-    if (now_ms() < t->redis_retry_at) {
+    if (ch_mono_ms() < t->redis_retry_at) {
         c->lost = 1;
         return -1;
     }
@@ -300,7 +293,7 @@ wk_redis(wk_dbc *c, int argc, const char **argv, const size_t *lens)
         redis_drop(c->t);
         return NULL;
     }
-    c->t->last_check = now_ms();
+    c->t->last_check = ch_mono_ms();
     return r;
 }
 
@@ -362,7 +355,7 @@ wk_redis_read(wk_dbc *c, redisReply **out)
         return -1;
     }
     *out = r;
-    c->t->last_check = now_ms();
+    c->t->last_check = ch_mono_ms();
     return 0;
 }
 
@@ -373,7 +366,7 @@ static void
 health_check(wk_db_thread *t)
 {
     wk_dbc *c = &t->c;
-    long long now = now_ms();
+    long long now = ch_mono_ms();
 
     if (now - t->last_check < HEALTH_EVERY_MS)
         return;

@@ -66,6 +66,7 @@
  * Threads: fields are marked with the thread that owns them; the HTTP loop
  * only reads the atomics in wk_metrics.
  */
+#include "clock.h"
 #include "lua_scripts.h"
 #include "persist.h"
 
@@ -268,30 +269,6 @@ struct wk_persist {
 
 /* ------------------------------------------------------------------ time */
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 stopping(struct wk_persist *p)
 {
@@ -443,7 +420,7 @@ rd_drop(struct wk_persist *p, const char *why)
     atomic_fetch_add(&p->m.redis_errors, 1);
     atomic_store(&p->m.redis_up, 0);
     p->redis_backoff = backoff_next(p->redis_backoff);
-    p->redis_next_try = mono_ms() + p->redis_backoff;
+    p->redis_next_try = ch_mono_ms() + p->redis_backoff;
 }
 
 /* Runs one command. Returns the reply (the caller frees it), or NULL after
@@ -458,7 +435,7 @@ rd_cmd(struct wk_persist *p, int argc, const char **argv, const size_t *argvlen)
         rd_drop(p, NULL);
         return NULL;
     }
-    p->redis_last_ok = mono_ms();
+    p->redis_last_ok = ch_mono_ms();
     return r;
 }
 
@@ -625,7 +602,7 @@ pg_drop(struct wk_persist *p, pg_link *l, const char *why)
     }
     if (l->is_main) atomic_store(&p->m.pg_up, 0);
     l->backoff = backoff_next(l->backoff);
-    l->next_try = mono_ms() + l->backoff;
+    l->next_try = ch_mono_ms() + l->backoff;
 }
 
 /* Classifies a failed result (r may be NULL) and counts the error; drops
@@ -684,7 +661,7 @@ pg_connect(struct wk_persist *p, pg_link *l, const stmt_def *stmts, size_t nstmt
     }
     l->conn = c;
     l->backoff = 0;
-    l->last_ok = mono_ms();
+    l->last_ok = ch_mono_ms();
     if (l->is_main) atomic_store(&p->m.pg_up, 1);
     CH_INFO("persist: postgres connected", " conn=%s", l->name);
     return;
@@ -702,7 +679,7 @@ pg_exec(pg_link *l, const char *stmt, int n, const char *const *vals)
 {
     PGresult *r = PQexecPrepared(l->conn, stmt, n, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) l->last_ok = mono_ms();
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) l->last_ok = ch_mono_ms();
     return r;
 }
 
@@ -710,9 +687,9 @@ pg_exec(pg_link *l, const char *stmt, int n, const char *const *vals)
 static void
 pg_probe(struct wk_persist *p, pg_link *l)
 {
-    if (l->conn == NULL || mono_ms() - l->last_ok < PROBE_MS) return;
+    if (l->conn == NULL || ch_mono_ms() - l->last_ok < PROBE_MS) return;
     PGresult *r = PQexec(l->conn, "SELECT 1");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) l->last_ok = mono_ms();
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) l->last_ok = ch_mono_ms();
     else pg_classify(p, l, r, "probe");
     PQclear(r);
 }
@@ -727,14 +704,14 @@ pg_wait(struct wk_persist *p)
 {
     while (p->pg.conn == NULL) {
         if (stopping(p)) return -1;
-        int64_t now = mono_ms();
+        int64_t now = ch_mono_ms();
         if (now >= p->pg.next_try) {
             pg_connect(p, &p->pg, main_stmts, sizeof(main_stmts) / sizeof(main_stmts[0]));
             continue;
         }
         if (p->rc != NULL && now - p->redis_last_ok >= PROBE_MS) {
             streams_maintain(p);
-            p->redis_last_ok = mono_ms();
+            p->redis_last_ok = ch_mono_ms();
         }
         int64_t wait = p->pg.next_try - now;
         nap_ms(wait > 50 ? 50 : (int)wait);
@@ -865,7 +842,7 @@ snapshot_save(struct wk_persist *p, room_ent *e)
     }
     PQclear(r);
     e->snap_seq = e->seq;
-    e->snap_at = mono_ms();
+    e->snap_at = ch_mono_ms();
     atomic_fetch_add(&p->m.snapshots, 1);
     CH_DEBUG("persist: snapshot saved", " room=%s epoch=%lld seq=%lld", e->room, e->epoch, e->seq);
     return PGS_OK;
@@ -952,7 +929,7 @@ room_rebuild(struct wk_persist *p, room_ent *e, const char *room, const char *ki
         e->epoch = epoch;
         e->seq = seq;
         e->snap_seq = seq;
-        e->snap_at = mono_ms();
+        e->snap_at = ch_mono_ms();
     }
     snprintf(lim, sizeof(lim), "%d", REBUILD_PAGE);
     for (;;) {
@@ -1023,7 +1000,7 @@ snap:
 static void
 snapshots_by_time(struct wk_persist *p)
 {
-    int64_t now = mono_ms();
+    int64_t now = ch_mono_ms();
     int64_t age = (int64_t)p->cfg.snapshot_seconds * 1000;
     for (room_ent *e = p->lru_head; e != NULL && p->spg.conn != NULL; e = e->lnext) {
         if (e->seq > e->snap_seq && now - e->snap_at >= age) {
@@ -1101,7 +1078,7 @@ snap_main(void *arg)
 {
     struct wk_persist *p = arg;
     snap_ev *batch[SNAP_POP];
-    int64_t next_timer = mono_ms() + HOUSEKEEP_MS;
+    int64_t next_timer = ch_mono_ms() + HOUSEKEEP_MS;
     for (;;) {
         int n = 0, closing;
         pthread_mutex_lock(&p->snap_mu);
@@ -1127,7 +1104,7 @@ snap_main(void *arg)
             for (int i = 0; i < n; i++) snap_ev_free(batch[i]);
             break;
         }
-        int64_t now = mono_ms();
+        int64_t now = ch_mono_ms();
         if (p->spg.conn == NULL && now >= p->spg.next_try)
             pg_connect(p, &p->spg, snap_stmts, sizeof(snap_stmts) / sizeof(snap_stmts[0]));
         for (int i = 0; i < n; i++) {
@@ -1141,7 +1118,7 @@ snap_main(void *arg)
              * before an event needs it. */
             pg_probe(p, &p->spg);
             if (p->spg.conn != NULL) snapshots_by_time(p);
-            next_timer = mono_ms() + HOUSEKEEP_MS;
+            next_timer = ch_mono_ms() + HOUSEKEEP_MS;
         }
     }
     while (p->lru_head) cache_remove(p, p->lru_head);
@@ -1485,7 +1462,7 @@ chunk_ack(struct wk_persist *p, chunk *c)
         if (r->type == REDIS_REPLY_ERROR) CH_WARN("persist: XACK failed", " err=\"%s\"", r->str);
         freeReplyObject(r);
     }
-    p->redis_last_ok = mono_ms();
+    p->redis_last_ok = ch_mono_ms();
     return 0;
 }
 
@@ -1503,7 +1480,7 @@ observe(struct wk_persist *p, chunk *c, long inserted, int64_t write_us)
 
     uint64_t local[NDELAY + 1] = { 0 };
     uint64_t sum_us = 0;
-    int64_t now = wall_ms();
+    int64_t now = ch_wall_ms();
     for (int k = 0; k < c->norder; k++) {
         const pitem *it = &c->items[c->order[k]];
         if (it->state != IT_OK) continue;
@@ -1593,7 +1570,7 @@ static void
 chunk_send(struct wk_persist *p, chunk *c)
 {
     chunk_order(c);
-    c->sent_us = mono_us();
+    c->sent_us = ch_mono_us();
     if (c->norder == 0 || p->pg.conn == NULL || build_arrays(c, c->order, c->norder) < 0) return;
     const char *v[NARR];
     for (int a = 0; a < NARR; a++) v[a] = c->arr[a].data;
@@ -1616,7 +1593,7 @@ chunk_complete(struct wk_persist *p, chunk *c)
         PGresult *r = chunk_result(p, c);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {
             inserted = strtol(PQcmdTuples(r), NULL, 10);
-            p->pg.last_ok = mono_ms();
+            p->pg.last_ok = ch_mono_ms();
             st = PGS_OK;
         } else {
             st = pg_classify(p, &p->pg, r, "insert events");
@@ -1632,7 +1609,7 @@ chunk_complete(struct wk_persist *p, chunk *c)
         if (stopping(p) && p->pg.conn == NULL) goto abandon;
         if (chunk_write_sync(p, c, &inserted, &nconf) < 0) goto abandon;
     }
-    int64_t write_us = mono_us() - c->sent_us;
+    int64_t write_us = ch_mono_us() - c->sent_us;
     if (nconf > 0 && redis_new_epochs(p, c) < 0) goto abandon;
     if (chunk_ack(p, c) < 0) goto abandon;
     if (c->norder > 0) {
@@ -1984,7 +1961,7 @@ streams_maintain(struct wk_persist *p)
     atomic_store(&p->m.lag_events, lag_events);
     int64_t lag_ms = 0;
     if (have_oldest) {
-        lag_ms = wall_ms() - (int64_t)oldest_ms;
+        lag_ms = ch_wall_ms() - (int64_t)oldest_ms;
         if (lag_ms < 0) lag_ms = 0;
     }
     atomic_store(&p->m.lag_ms, lag_ms);
@@ -2015,7 +1992,7 @@ housekeep(struct wk_persist *p)
 {
     /* Synchronous steps follow: nothing may be outstanding on pg. */
     if (flight_complete(p) < 0) return;
-    int64_t now = mono_ms();
+    int64_t now = ch_mono_ms();
     if (now >= p->next_claim) {
         claim_idle(p);
         p->next_claim = now + CLAIM_EVERY_MS;
@@ -2034,12 +2011,12 @@ static void *
 persist_main(void *arg)
 {
     struct wk_persist *p = arg;
-    int64_t now = mono_ms();
+    int64_t now = ch_mono_ms();
     p->next_housekeep = now;
     p->next_claim = now + CLAIM_EVERY_MS;
     p->next_prune = now + PRUNE_EVERY_MS;
     while (!stopping(p)) {
-        now = mono_ms();
+        now = ch_mono_ms();
         if (p->rc == NULL) {
             chunks_abandon(p);       /* their entries are read again after the reconnect */
             if (now >= p->redis_next_try) {
@@ -2057,7 +2034,7 @@ persist_main(void *arg)
         }
         if (now >= p->next_housekeep) {
             housekeep(p);
-            p->next_housekeep = mono_ms() + HOUSEKEEP_MS;
+            p->next_housekeep = ch_mono_ms() + HOUSEKEEP_MS;
             continue;
         }
         int64_t until = p->next_housekeep - now;
