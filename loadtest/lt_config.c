@@ -19,6 +19,10 @@ const char *const lt_scenario_names[LT_SC_COUNT] = {
     [LT_SC_IDLE] = "idle",
 };
 
+const char *const lt_token_via_names[LT_TOKEN_VIA_COUNT] = {
+    [LT_TOKEN_HEADER] = "header", [LT_TOKEN_QUERY] = "query", [LT_TOKEN_SUBPROTOCOL] = "subprotocol",
+};
+
 void
 lt_config_usage(FILE *out)
 {
@@ -48,6 +52,9 @@ lt_config_usage(FILE *out)
 "  --secret S            HS256 secret: mint a token per client (sub lt-<proc>-<n>,\n"
 "                        exp now+2h); or set CHORUS_LOADTEST_SECRET\n"
 "  --token T             use this token for every client (or CHORUS_LOADTEST_TOKEN)\n"
+"  --token-via LIST      where clients put the token: header (Authorization: Bearer,\n"
+"                        the default), query (?token=), subprotocol (bearer.<token>);\n"
+"                        comma-separated: clients round-robin over the list\n"
 "  --connections N       subscribers / clients (default 100)\n"
 "  --rooms R             rooms (default 10)\n"
 "  --publishers P        publishers (fanout, whiteboard, reconnect-storm; default R)\n"
@@ -64,6 +71,14 @@ lt_config_usage(FILE *out)
 "  --stroke-points K     whiteboard: points per durable stroke (default 20)\n"
 "  --handshake-timeout S connect + upgrade + welcome + joined (default 10)\n"
 "  --max-pending N       connects in progress per process (default 1000)\n"
+"  --reconnect           (default) a joined client whose connection ends (close 1001,\n"
+"                        connection lost, ...) reconnects with backoff to the next\n"
+"                        --url, rejoins with since=<last seq> and resends its\n"
+"                        unacked publishes with their cids; every scenario but\n"
+"                        connect-storm\n"
+"  --no-reconnect        such a client stays down; its error is counted\n"
+"  --backoff-min S       reconnect delay: first attempt min/2..min (default 0.1)\n"
+"  --backoff-max S       ... doubling per failed attempt up to max/2..max (default 5)\n"
 "  --source ADDRS        comma-separated local IPs to bind client sockets to,\n"
 "                        round-robin (more than ~28k sockets per destination)\n"
 "  --procs N             worker processes (default: enough for <= 15000 sockets each)\n"
@@ -71,8 +86,9 @@ lt_config_usage(FILE *out)
 "  --html FILE           write the self-contained HTML report\n"
 "  --slo EXPR            conditions, e.g. 'p99<20ms,errors=0,gaps=0'; metrics:\n"
 "                        p50 p90 p99 p999 min mean max (optionally prefixed\n"
-"                        latency. ack. eph. connect. catchup.), errors gaps dups\n"
-"                        reorders missing extra failed unacked not_caught_up\n"
+"                        latency. ack. eph. connect. catchup. reconnect.), errors\n"
+"                        gaps dups reorders missing extra failed unacked\n"
+"                        not_caught_up reconnects\n"
 "  --room-prefix STR     rooms are STR-0 .. STR-(R-1) (default lt)\n"
 "  --quiet               no progress output\n"
 "  --help                this text\n"
@@ -237,6 +253,20 @@ add_list(lt_config *cfg, const char *v, list_fn fn, char *err, size_t errlen)
 }
 
 static int
+add_token_via(lt_config *cfg, const char *s, size_t n, char *err, size_t errlen)
+{
+    for (int k = 0; k < LT_TOKEN_VIA_COUNT; k++) {
+        if (strlen(lt_token_via_names[k]) == n && memcmp(lt_token_via_names[k], s, n) == 0) {
+            if (cfg->ntoken_via >= LT_TOKEN_VIA_COUNT)
+                return usage_err(err, errlen, "--token-via: at most %d entries", LT_TOKEN_VIA_COUNT);
+            cfg->token_via[cfg->ntoken_via++] = (uint8_t)k;
+            return 0;
+        }
+    }
+    return usage_err(err, errlen, "--token-via: '%.*s' is not header, query or subprotocol", (int)n, s);
+}
+
+static int
 has_separate_publishers(lt_scenario s)
 {
     return s == LT_SC_FANOUT || s == LT_SC_WHITEBOARD || s == LT_SC_RECONNECT_STORM;
@@ -258,6 +288,9 @@ lt_config_parse(int argc, char **argv, lt_config *cfg, FILE *out, char *err, siz
     cfg->handshake_timeout = 10;
     cfg->max_pending = 1000;
     cfg->stroke_points = 20;
+    cfg->reconnect = 1;
+    cfg->backoff_min = 0.1;
+    cfg->backoff_max = 5;
     snprintf(cfg->room_prefix, sizeof(cfg->room_prefix), "lt");
     if (err && errlen) err[0] = 0;
 
@@ -278,6 +311,10 @@ lt_config_parse(int argc, char **argv, lt_config *cfg, FILE *out, char *err, siz
             cfg->quiet = 1;
             continue;
         }
+        if (strcmp(a, "--reconnect") == 0 || strcmp(a, "--no-reconnect") == 0) {
+            cfg->reconnect = a[2] == 'r';
+            continue;
+        }
         /* Every other flag takes a value: "--flag value" or "--flag=value". */
         char flag[64];
         const char *v;
@@ -294,6 +331,11 @@ lt_config_parse(int argc, char **argv, lt_config *cfg, FILE *out, char *err, siz
         if (strcmp(flag, "--url") == 0) rc = add_list(cfg, v, add_url, err, errlen);
         else if (strcmp(flag, "--source") == 0) rc = add_list(cfg, v, add_source, err, errlen);
         else if (strcmp(flag, "--token") == 0) cfg->token = v;
+        else if (strcmp(flag, "--token-via") == 0) {
+            cfg->ntoken_via = 0;
+            rc = add_list(cfg, v, add_token_via, err, errlen);
+            if (rc == 0 && cfg->ntoken_via == 0) return usage_err(err, errlen, "--token-via: empty list");
+        }
         else if (strcmp(flag, "--secret") == 0) cfg->secret = v;
         else if (strcmp(flag, "--connections") == 0) rc = parse_long(flag, v, 0, 10000000, &cfg->connections, err, errlen);
         else if (strcmp(flag, "--rooms") == 0) rc = parse_long(flag, v, 1, 1000000, &cfg->rooms, err, errlen);
@@ -308,6 +350,8 @@ lt_config_parse(int argc, char **argv, lt_config *cfg, FILE *out, char *err, siz
         else if (strcmp(flag, "--handshake-timeout") == 0) rc = parse_double(flag, v, 0.1, 3600, &cfg->handshake_timeout, err, errlen);
         else if (strcmp(flag, "--max-pending") == 0) rc = parse_long(flag, v, 1, 1000000, &cfg->max_pending, err, errlen);
         else if (strcmp(flag, "--stroke-points") == 0) rc = parse_long(flag, v, 1, 1000000, &cfg->stroke_points, err, errlen);
+        else if (strcmp(flag, "--backoff-min") == 0) rc = parse_double(flag, v, 0.001, 3600, &cfg->backoff_min, err, errlen);
+        else if (strcmp(flag, "--backoff-max") == 0) rc = parse_double(flag, v, 0.001, 3600, &cfg->backoff_max, err, errlen);
         else if (strcmp(flag, "--procs") == 0) rc = parse_long(flag, v, 1, 256, &cfg->procs, err, errlen);
         else if (strcmp(flag, "--json") == 0) cfg->json_path = v;
         else if (strcmp(flag, "--html") == 0) cfg->html_path = v;
@@ -338,6 +382,9 @@ lt_config_parse(int argc, char **argv, lt_config *cfg, FILE *out, char *err, siz
         return usage_err(err, errlen, "missing --secret or --token (or CHORUS_LOADTEST_SECRET)");
     if (cfg->token && cfg->secret) return usage_err(err, errlen, "give --secret or --token, not both");
     if (cfg->secret && !cfg->secret[0]) return usage_err(err, errlen, "--secret is empty");
+    if (cfg->ntoken_via == 0) cfg->token_via[cfg->ntoken_via++] = LT_TOKEN_HEADER;
+    if (cfg->backoff_max < cfg->backoff_min)
+        return usage_err(err, errlen, "--backoff-max must not be below --backoff-min");
     if (!have_duration && cfg->scenario == LT_SC_CONNECT_STORM) cfg->duration = 0;
     if (!have_rate && cfg->scenario == LT_SC_WHITEBOARD) cfg->rate = 1000;
     if (has_separate_publishers(cfg->scenario)) {
@@ -403,6 +450,12 @@ int
 lt_config_joins(const lt_config *cfg)
 {
     return cfg->scenario != LT_SC_CONNECT_STORM;
+}
+
+int
+lt_config_reconnects(const lt_config *cfg)
+{
+    return cfg->reconnect && lt_config_joins(cfg);
 }
 
 int

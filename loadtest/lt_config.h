@@ -7,8 +7,9 @@
  * fanout, whiteboard and reconnect-storm the next --publishers indexes are
  * the publishers, separate connections that are members of their room too.
  * Subscriber g is in room g % rooms, publisher p in room p % rooms.
- * Client g uses URL g % nurls and source address (g / nurls) % nsources,
- * and is run by worker process g % procs.
+ * Client g uses URL g % nurls (moving on to the next URL with every
+ * reconnect), source address (g / nurls) % nsources and token placement
+ * g % ntoken_via, and is run by worker process g % procs.
  */
 #ifndef CHORUS_LT_CONFIG_H
 #define CHORUS_LT_CONFIG_H
@@ -40,6 +41,11 @@ typedef struct {
     socklen_t addr_len;
 } lt_url;
 
+/* Where a client puts its token in the upgrade request (docs/protocol.md). */
+typedef enum { LT_TOKEN_HEADER = 0, LT_TOKEN_QUERY, LT_TOKEN_SUBPROTOCOL, LT_TOKEN_VIA_COUNT } lt_token_via;
+
+extern const char *const lt_token_via_names[LT_TOKEN_VIA_COUNT];
+
 typedef struct {
     char text[64];                  /* the address as given */
     struct sockaddr_storage addr;   /* port 0 */
@@ -52,6 +58,8 @@ typedef struct {
     int nurls;
     lt_source sources[LT_MAX_SOURCES];
     int nsources;
+    uint8_t token_via[LT_TOKEN_VIA_COUNT]; /* --token-via: placements, round-robin over clients */
+    int ntoken_via;
     const char *token;              /* --token: one token for every client (not owned) */
     const char *secret;             /* --secret: mint one token per client (not owned) */
     long connections;               /* subscribers */
@@ -67,6 +75,9 @@ typedef struct {
     double handshake_timeout;       /* seconds for connect + upgrade + welcome + joined */
     long max_pending;               /* connects in progress per worker */
     long stroke_points;             /* whiteboard: ephemeral points per durable stroke */
+    int reconnect;                  /* reconnect joined clients whose connection ends (default 1) */
+    double backoff_min;             /* seconds: cap of the first reconnect delay */
+    double backoff_max;             /* seconds: largest reconnect delay */
     long procs;                     /* worker processes */
     const char *json_path;          /* --json FILE or NULL */
     const char *html_path;          /* --html FILE or NULL */
@@ -95,6 +106,9 @@ long lt_config_publisher_count(const lt_config *cfg);
 /* 1 if clients join their room (all scenarios but connect-storm, whose
  * clients stop at the welcome so the handshake path is measured alone). */
 int lt_config_joins(const lt_config *cfg);
+/* 1 if clients that lost their connection after joining reconnect and
+ * rejoin (--reconnect, in every scenario that joins). */
+int lt_config_reconnects(const lt_config *cfg);
 /* The scenario's default latency histogram for SLOs (lt_hist_id). */
 int lt_config_main_hist(const lt_config *cfg);
 

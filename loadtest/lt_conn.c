@@ -270,7 +270,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 int
 lt_conn_start(lt_conn *c, lt_net *net, const lt_url *url, const lt_source *src, const char *token,
-              size_t token_len, int *err)
+              size_t token_len, int via, int *err)
 {
     int fd = -1, one = 1;
     struct bufferevent *bev = NULL;
@@ -311,11 +311,24 @@ lt_conn_start(lt_conn *c, lt_net *net, const lt_url *url, const lt_source *src, 
     memcpy(raw + 8, &r2, 8);
     EVP_EncodeBlock((unsigned char *)key, raw, 16);
     ch_ws_accept_key(key, c->accept);
-    int n = snprintf(req, sizeof(req),
+    int tl = (int)token_len, n;
+    if (via == LT_TOKEN_QUERY)
+        n = snprintf(req, sizeof(req),
+                     "GET %s%ctoken=%.*s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     url->path, strchr(url->path, '?') ? '&' : '?', tl, token, url->host, key);
+    else if (via == LT_TOKEN_SUBPROTOCOL)
+        n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Protocol: chorus.v1, bearer.%.*s\r\n\r\n",
+                     url->path, url->host, key, tl, token);
+    else
+        n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
                      "Authorization: Bearer %.*s\r\n\r\n",
-                     url->path, url->host, key, (int)token_len, token);
+                     url->path, url->host, key, tl, token);
     if (n < 0 || (size_t)n >= sizeof(req) || bufferevent_write(bev, req, (size_t)n) < 0) goto fail;
     net->counts->c[LT_C_CONN_ATTEMPTS]++;
     return 0;

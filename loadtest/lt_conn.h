@@ -10,8 +10,9 @@
  *    |                                                   EOF, reset, close
  *    +---- lt_conn_close (local, no callback) ---------- frame, protocol error
  *
- * The upgrade request (with "Authorization: Bearer <token>") is queued
- * right after the connect is started. In OPEN, server frames go through
+ * The upgrade request (with the token in an "Authorization: Bearer"
+ * header, a ?token= query parameter or a "bearer.<token>" subprotocol
+ * entry) is queued right after the connect is started. In OPEN, server frames go through
  * the codec (client role: frames must be unmasked); text messages are handed
  * to ops.on_text, pings are answered with pongs, a close frame is echoed
  * and ends the connection with an error kind naming its code.
@@ -73,9 +74,10 @@ struct lt_conn {
 };
 
 /* Starts connecting (binding to src first if not NULL) and queues the
- * upgrade request. Returns 0, or -1 with *err set (nothing to clean up). */
+ * upgrade request carrying the token as via (lt_token_via) says. Returns 0,
+ * or -1 with *err set (nothing to clean up). */
 int lt_conn_start(lt_conn *c, lt_net *net, const lt_url *url, const lt_source *src, const char *token,
-                  size_t token_len, int *err);
+                  size_t token_len, int via, int *err);
 
 /* Sends one text message (masked frame). Returns 0, or -1 if not OPEN. */
 int lt_conn_send_text(lt_conn *c, const char *msg, size_t len);

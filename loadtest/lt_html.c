@@ -230,6 +230,11 @@ lt_report_write_html(const lt_report *rep, FILE *f)
     else row(&b, "target rate", "unpaced, %ld in flight per publisher", cfg->window);
     row(&b, "payload", "%ld bytes of padding", cfg->payload);
     row(&b, "duration", "%.1fs (ramp-up %.1fs, drain up to %.1fs)", cfg->duration, cfg->ramp_up, cfg->drain);
+    if (lt_config_reconnects(cfg))
+        row(&b, "reconnect", "on: backoff %.2fs .. %.2fs with jitter, next URL, rejoin with since",
+            cfg->backoff_min, cfg->backoff_max);
+    else
+        row(&b, "reconnect", "off");
     row(&b, "run id", "%s", rep->run_id ? rep->run_id : "");
     ch_buf_puts(&b, "</table>\n");
 
@@ -246,6 +251,30 @@ lt_report_write_html(const lt_report *rep, FILE *f)
     if (c->c[LT_C_DROPPED])
         row(&b, "reconnect storm", "%llu dropped, %llu caught up, last after %.2fs",
             (unsigned long long)c->c[LT_C_DROPPED], (unsigned long long)c->c[LT_C_CAUGHT_UP], s->catchup_all_s);
+    if (c->c[LT_C_DISCONNECTS] || c->c[LT_C_RECONNECT_FAILS]) {
+        const lt_hist *h = &r->hist[LT_H_RECONNECT];
+        char p50[24] = "-", p99[24] = "-", causes[256] = "";
+        if (h->count) {
+            lt_fmt_us((double)lt_hist_quantile(h, 0.5), p50, sizeof(p50));
+            lt_fmt_us((double)lt_hist_quantile(h, 0.99), p99, sizeof(p99));
+        }
+        for (int i = 0; i < LT_E_COUNT; i++) {
+            size_t l = strlen(causes);
+            if (c->retried[i])
+                snprintf(causes + l, sizeof(causes) - l, "%s%s %llu", l ? ", " : "", lt_error_names[i],
+                         (unsigned long long)c->retried[i]);
+        }
+        row(&b, "reconnects", "%llu connections lost, %llu rejoined; time to reconnect p50 %s, p99 %s; "
+            "%llu failed attempts retried",
+            (unsigned long long)c->c[LT_C_DISCONNECTS], (unsigned long long)c->c[LT_C_RECONNECTS], p50, p99,
+            (unsigned long long)c->c[LT_C_RECONNECT_FAILS]);
+        row(&b, "reconnect causes", "%s", causes);
+        row(&b, "resent publishes", "%llu resent with their cid, %llu of them already stored; %llu ephemeral lost",
+            (unsigned long long)c->c[LT_C_RESENT], (unsigned long long)c->c[LT_C_DEDUPED],
+            (unsigned long long)c->c[LT_C_EPH_LOST]);
+    }
+    if (s->seq_conflicts)
+        row(&b, "seq conflicts", "%llu acked seqs given to two publishes", (unsigned long long)s->seq_conflicts);
     row(&b, "errors", "%llu", (unsigned long long)s->errors);
     for (int i = 0; i < LT_E_COUNT; i++)
         if (c->err[i]) row(&b, lt_error_names[i], "%llu", (unsigned long long)c->err[i]);
@@ -271,8 +300,8 @@ lt_report_write_html(const lt_report *rep, FILE *f)
         ch_buf_printf(&b, "<th>%s%g</th>", pq >= 100 ? "max" : "p", pq >= 100 ? 0 : pq);
     }
     ch_buf_puts(&b, "</tr>\n");
-    static const char *hlabel[LT_H_COUNT] = { "delivery", "ack", "ephemeral", "connect", "catch-up" };
-    static const char *hcolor[LT_H_COUNT] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728" };
+    static const char *hlabel[LT_H_COUNT] = { "delivery", "ack", "ephemeral", "connect", "catch-up", "reconnect" };
+    static const char *hcolor[LT_H_COUNT] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728", "#8c564b" };
     for (int i = 0; i < LT_H_COUNT; i++) {
         const lt_hist *h = &r->hist[i];
         if (!h->count) continue;
@@ -292,11 +321,11 @@ lt_report_write_html(const lt_report *rep, FILE *f)
         size_t n = percentile_curve(&r->hist[i], &px[i], &py[i]);
         if (!n) continue;
         svg_series one = { hlabel[i], hcolor[i], px[i], py[i], n };
-        if (i == LT_H_CONNECT || i == LT_H_CATCHUP) cs_[ncs++] = one;
+        if (i == LT_H_CONNECT || i == LT_H_CATCHUP || i == LT_H_RECONNECT) cs_[ncs++] = one;
         else ps[nps++] = one;
     }
     if (nps) svg_chart(&b, "Publish latency by percentile", "percentile", "ms", ps, nps, 1);
-    if (ncs) svg_chart(&b, "Connect and catch-up time by percentile", "percentile", "ms", cs_, ncs, 1);
+    if (ncs) svg_chart(&b, "Connect, reconnect and catch-up time by percentile", "percentile", "ms", cs_, ncs, 1);
     for (int i = 0; i < LT_H_COUNT; i++) {
         free(px[i]);
         free(py[i]);

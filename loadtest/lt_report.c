@@ -60,6 +60,7 @@ lt_report_compute(lt_report *rep)
         s->received += k.received;
         s->missing += k.missing;
         s->extra += k.extra;
+        s->seq_conflicts += r->rooms[i].seqs.conflicts;
     }
     s->errors = lt_counts_errors(c);
     s->failed = r->initial_failed;
@@ -106,6 +107,7 @@ lt_report_metric(void *ctx, const lt_slo_cond *c)
     case LT_M_FAILED: return (double)rep->sum.failed;
     case LT_M_UNACKED: return (double)r->counts.err[LT_E_UNACKED];
     case LT_M_NOT_CAUGHT_UP: return (double)r->counts.err[LT_E_NOT_CAUGHT_UP];
+    case LT_M_RECONNECTS: return (double)r->counts.c[LT_C_RECONNECTS];
     default: return 0.0;
     }
 }
@@ -164,6 +166,29 @@ lt_report_print(const lt_report *rep, FILE *f)
                 (unsigned long long)c->c[LT_C_DROPPED], (unsigned long long)c->c[LT_C_RECONNECTS],
                 (unsigned long long)c->c[LT_C_CAUGHT_UP], s->catchup_all_s,
                 (unsigned long long)c->c[LT_C_RECV_CATCHUP]);
+    if (c->c[LT_C_DISCONNECTS] || c->c[LT_C_RECONNECT_FAILS]) {
+        const lt_hist *h = &r->hist[LT_H_RECONNECT];
+        char p50[24] = "-", p99[24] = "-", mx[24] = "-";
+        if (h->count) {
+            lt_fmt_us((double)lt_hist_quantile(h, 0.5), p50, sizeof(p50));
+            lt_fmt_us((double)lt_hist_quantile(h, 0.99), p99, sizeof(p99));
+            lt_fmt_us((double)h->max, mx, sizeof(mx));
+        }
+        fprintf(f, "  reconnects    %llu connections lost, %llu rejoined (time to reconnect p50 %s p99 %s max %s); "
+                   "%llu failed attempts retried\n",
+                (unsigned long long)c->c[LT_C_DISCONNECTS], (unsigned long long)c->c[LT_C_RECONNECTS], p50, p99,
+                mx, (unsigned long long)c->c[LT_C_RECONNECT_FAILS]);
+        fprintf(f, "                causes");
+        for (int i = 0; i < LT_E_COUNT; i++)
+            if (c->retried[i]) fprintf(f, "  %s=%llu", lt_error_names[i], (unsigned long long)c->retried[i]);
+        fprintf(f, "; %llu reconnect notices; %llu publishes resent with their cid (%llu already stored), "
+                   "%llu ephemeral lost\n",
+                (unsigned long long)c->c[LT_C_NOTICES], (unsigned long long)c->c[LT_C_RESENT],
+                (unsigned long long)c->c[LT_C_DEDUPED], (unsigned long long)c->c[LT_C_EPH_LOST]);
+    }
+    if (s->seq_conflicts)
+        fprintf(f, "  acks          %llu seqs acked for two different publishes\n",
+                (unsigned long long)s->seq_conflicts);
     fprintf(f, "  correctness   gaps %llu  dups %llu  reorders %llu  missing %llu\n",
             (unsigned long long)c->c[LT_C_GAPS], (unsigned long long)c->c[LT_C_DUPS],
             (unsigned long long)c->c[LT_C_REORDERS], (unsigned long long)s->missing);
@@ -173,6 +198,7 @@ lt_report_print(const lt_report *rep, FILE *f)
     print_hist(f, "ephemeral", &r->hist[LT_H_EPH]);
     print_hist(f, "connect", &r->hist[LT_H_CONNECT]);
     print_hist(f, "catch-up", &r->hist[LT_H_CATCHUP]);
+    print_hist(f, "reconnect", &r->hist[LT_H_RECONNECT]);
     if (rep->tester_cpu_s > 0)
         fprintf(f, "  tester        %.2f CPU seconds in %d worker process%s\n", rep->tester_cpu_s, rep->workers,
                 rep->workers == 1 ? "" : "es");
@@ -219,6 +245,31 @@ hist_json(const lt_hist *h)
 
 #define JI(v) json_integer((json_int_t)(v))
 
+#define RANGES_MAX 64 /* runs of acked seqs listed per room */
+
+/* The seqs acked in a room: count, bounds, conflicts and runs. */
+static json_t *
+seqset_json(const lt_seqset *set)
+{
+    int64_t runs[RANGES_MAX][2];
+    json_t *o = json_object(), *ranges = json_array();
+    size_t total = lt_seqset_ranges(set, runs, RANGES_MAX);
+    for (size_t k = 0; k < total && k < RANGES_MAX; k++) {
+        json_t *p = json_array();
+        json_array_append_new(p, JI(runs[k][0]));
+        json_array_append_new(p, JI(runs[k][1]));
+        json_array_append_new(ranges, p);
+    }
+    json_object_set_new(o, "count", JI(set->count));
+    json_object_set_new(o, "min", JI(set->count ? set->min : 0));
+    json_object_set_new(o, "max", JI(set->count ? set->max : 0));
+    json_object_set_new(o, "conflicts", JI(set->conflicts));
+    json_object_set_new(o, "complete", json_boolean(!set->overflow));
+    json_object_set_new(o, "ranges", ranges);
+    json_object_set_new(o, "ranges_total", JI(total));
+    return o;
+}
+
 int
 lt_report_write_json(const lt_report *rep, FILE *f)
 {
@@ -252,6 +303,12 @@ lt_report_write_json(const lt_report *rep, FILE *f)
     if (cfg->scenario == LT_SC_RECONNECT_STORM) json_object_set_new(jc, "drop_at", json_real(cfg->drop_at));
     if (cfg->scenario == LT_SC_WHITEBOARD) json_object_set_new(jc, "stroke_points", JI(cfg->stroke_points));
     json_object_set_new(jc, "procs", JI(rep->workers));
+    json_object_set_new(jc, "reconnect", json_boolean(lt_config_reconnects(cfg)));
+    json_object_set_new(jc, "backoff_min", json_real(cfg->backoff_min));
+    json_object_set_new(jc, "backoff_max", json_real(cfg->backoff_max));
+    json_t *via = json_array();
+    for (int i = 0; i < cfg->ntoken_via; i++) json_array_append_new(via, json_string(lt_token_via_names[cfg->token_via[i]]));
+    json_object_set_new(jc, "token_via", via);
     json_object_set_new(jc, "room_prefix", json_string(cfg->room_prefix));
     json_object_set_new(root, "config", jc);
 
@@ -282,6 +339,10 @@ lt_report_write_json(const lt_report *rep, FILE *f)
     json_object_set_new(jp, "acked_ephemeral", JI(c->c[LT_C_ACKED_EPH]));
     json_object_set_new(jp, "unacked", JI(c->err[LT_E_UNACKED]));
     json_object_set_new(jp, "behind", JI(c->c[LT_C_BEHIND]));
+    json_object_set_new(jp, "resent", JI(c->c[LT_C_RESENT]));
+    json_object_set_new(jp, "deduplicated", JI(c->c[LT_C_DEDUPED]));
+    json_object_set_new(jp, "ephemeral_lost", JI(c->c[LT_C_EPH_LOST]));
+    json_object_set_new(jp, "seq_conflicts", JI(s->seq_conflicts));
     json_object_set_new(jp, "sent_per_second", json_real(s->sent_per_s));
     json_object_set_new(jp, "acked_per_second", json_real(s->acked_per_s));
     json_object_set_new(root, "publishes", jp);
@@ -306,14 +367,27 @@ lt_report_write_json(const lt_report *rep, FILE *f)
     json_object_set_new(jk, "missing", JI(s->missing));
     json_object_set_new(root, "correctness", jk);
 
-    if (cfg->scenario == LT_SC_RECONNECT_STORM) {
-        json_t *jr = json_object();
+    if (cfg->scenario == LT_SC_RECONNECT_STORM || lt_config_reconnects(cfg)) {
+        const lt_hist *h = &r->hist[LT_H_RECONNECT];
+        json_t *jr = json_object(), *causes = json_object();
+        json_object_set_new(jr, "enabled", json_boolean(lt_config_reconnects(cfg)));
         json_object_set_new(jr, "dropped", JI(c->c[LT_C_DROPPED]));
+        json_object_set_new(jr, "disconnects", JI(c->c[LT_C_DISCONNECTS]));
         json_object_set_new(jr, "rejoined", JI(c->c[LT_C_RECONNECTS]));
+        json_object_set_new(jr, "attempts_failed", JI(c->c[LT_C_RECONNECT_FAILS]));
+        json_object_set_new(jr, "notices", JI(c->c[LT_C_NOTICES]));
+        for (int i = 0; i < LT_E_COUNT; i++) json_object_set_new(causes, lt_error_names[i], JI(c->retried[i]));
+        json_object_set_new(jr, "causes", causes);
+        json_object_set_new(jr, "time_p50_us", JI(lt_hist_quantile(h, 0.5)));
+        json_object_set_new(jr, "time_p99_us", JI(lt_hist_quantile(h, 0.99)));
+        json_object_set_new(jr, "time_max_us", JI(h->max));
         json_object_set_new(jr, "caught_up", JI(c->c[LT_C_CAUGHT_UP]));
         json_object_set_new(jr, "not_caught_up", JI(c->err[LT_E_NOT_CAUGHT_UP]));
         json_object_set_new(jr, "all_caught_up_seconds", json_real(s->catchup_all_s));
         json_object_set_new(jr, "received_catchup", JI(c->c[LT_C_RECV_CATCHUP]));
+        json_object_set_new(jr, "resent", JI(c->c[LT_C_RESENT]));
+        json_object_set_new(jr, "deduplicated", JI(c->c[LT_C_DEDUPED]));
+        json_object_set_new(jr, "ephemeral_lost", JI(c->c[LT_C_EPH_LOST]));
         json_object_set_new(root, "reconnect", jr);
     }
 
@@ -345,6 +419,7 @@ lt_report_write_json(const lt_report *rep, FILE *f)
         json_object_set_new(o, "received", JI(k.received));
         json_object_set_new(o, "missing", JI(k.missing));
         json_object_set_new(o, "extra", JI(k.extra));
+        json_object_set_new(o, "acked_seqs", seqset_json(&r->rooms[i].seqs));
         json_array_append_new(rooms, o);
     }
     json_object_set_new(root, "rooms", rooms);

@@ -46,7 +46,8 @@ typedef struct {
     double connects_per_s;    /* clients joined / connect_seconds */
     double run_seconds;       /* traffic start -> end */
     double sent_per_s, acked_per_s, recv_per_s, eph_per_s;
-    double catchup_all_s;     /* reconnect-storm: drop -> last client caught up */
+    double catchup_all_s;     /* longest catch-up: drop or loss -> caught up */
+    uint64_t seq_conflicts;   /* acked seqs given to two publishes (all rooms) */
 } lt_summary;
 
 typedef struct {

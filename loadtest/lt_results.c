@@ -22,7 +22,10 @@ void
 lt_results_free(lt_results *r)
 {
     if (r->rooms)
-        for (uint32_t i = 0; i < r->nrooms; i++) free(r->rooms[i].d);
+        for (uint32_t i = 0; i < r->nrooms; i++) {
+            free(r->rooms[i].d);
+            lt_seqset_free(&r->rooms[i].seqs);
+        }
     free(r->rooms);
     r->rooms = NULL;
     r->nrooms = 0;
@@ -81,6 +84,7 @@ lt_results_merge(lt_results *dst, const lt_results *src)
     uint32_t n = dst->nrooms < src->nrooms ? dst->nrooms : src->nrooms;
     for (uint32_t i = 0; i < n; i++) {
         dst->rooms[i].acked += src->rooms[i].acked;
+        lt_seqset_merge(&dst->rooms[i].seqs, &src->rooms[i].seqs);
         for (uint32_t k = 0; k < src->rooms[i].n; k++)
             if (lt_room_add(&dst->rooms[i], src->rooms[i].d[k].deliveries, src->rooms[i].d[k].members) < 0)
                 return -1;
@@ -116,11 +120,12 @@ lt_results_encode(ch_buf *out, const lt_results *r)
     ch_buf_append(out, (const char *)&r->counts, sizeof(r->counts));
     for (int i = 0; i < LT_H_COUNT; i++) lt_hist_encode(out, &r->hist[i]);
     uint32_t used = 0;
-    for (uint32_t i = 0; i < r->nrooms; i++) used += r->rooms[i].acked || r->rooms[i].n;
+    for (uint32_t i = 0; i < r->nrooms; i++) used += r->rooms[i].acked || r->rooms[i].n || r->rooms[i].seqs.count;
     lt_wire_u32(out, used);
+    size_t budget = LT_RESULTS_SEQ_BUDGET;
     for (uint32_t i = 0; i < r->nrooms; i++) {
         const lt_room_result *room = &r->rooms[i];
-        if (!room->acked && !room->n) continue;
+        if (!room->acked && !room->n && !room->seqs.count) continue;
         lt_wire_u32(out, i);
         lt_wire_u64(out, room->acked);
         lt_wire_u32(out, room->n);
@@ -128,6 +133,10 @@ lt_results_encode(ch_buf *out, const lt_results *r)
             lt_wire_u64(out, room->d[k].deliveries);
             lt_wire_u64(out, room->d[k].members);
         }
+        size_t bytes = (size_t)room->seqs.nwords * sizeof(uint64_t);
+        int bits = bytes <= budget;
+        if (bits) budget -= bytes;
+        lt_seqset_encode(out, &room->seqs, bits);
     }
 }
 
@@ -159,6 +168,10 @@ lt_results_decode(const uint8_t *p, size_t len, lt_results *r)
             uint64_t d = lt_read_u64(&rd), m = lt_read_u64(&rd);
             if (rd.err || lt_room_add(&r->rooms[i], d, m) < 0) return -1;
         }
+        lt_seqset set;
+        if (rd.err || lt_seqset_decode(&rd.p, rd.end, &set) < 0) return -1;
+        lt_seqset_merge(&r->rooms[i].seqs, &set); /* on overflow the set says so */
+        lt_seqset_free(&set);
     }
     return rd.err || rd.p != rd.end ? -1 : 0;
 }

@@ -13,8 +13,12 @@
  *   extra   = sum over pairs of members * max(0, deliveries - acked)
  * (extra: events stored but whose ack never arrived, e.g. at a timeout).
  *
- * Ownership: lt_results owns its rooms array and every pair array in it;
- * lt_results_free releases them.
+ * Each room also carries the set of seqs its acks carried (lt_seqset.h),
+ * merged by union, so the report can list exactly which events were
+ * confirmed and whether two publishes ever got the same seq.
+ *
+ * Ownership: lt_results owns its rooms array and every pair array and seq
+ * set in it; lt_results_free releases them.
  */
 #ifndef CHORUS_LT_RESULTS_H
 #define CHORUS_LT_RESULTS_H
@@ -23,6 +27,7 @@
 #include <stdint.h>
 
 #include "lt_hist.h"
+#include "lt_seqset.h"
 #include "lt_stats.h"
 #include "protocol.h"
 
@@ -36,6 +41,7 @@ typedef struct {
     uint32_t n;            /* pairs in d */
     uint32_t cap;          /* pairs allocated */
     lt_dcount *d;          /* owned (malloc) */
+    lt_seqset seqs;        /* owned: the seqs of those acks */
 } lt_room_result;
 
 typedef struct {
@@ -72,7 +78,10 @@ typedef struct {
 } lt_room_check;
 void lt_room_compute(const lt_room_result *room, lt_room_check *out);
 
-/* Serialises r for the pipe (only rooms with data). */
+/* Serialises r for the pipe (only rooms with data). The seq sets' bits
+ * are sent while they fit in LT_RESULTS_SEQ_BUDGET bytes in all; beyond
+ * that only their counts (the parent's sets are then marked overflow). */
+#define LT_RESULTS_SEQ_BUDGET (32u << 20)
 void lt_results_encode(ch_buf *out, const lt_results *r);
 /* Reads an encoded result into r, which must have been initialised with the
  * same nrooms. 0, or -1 on malformed input. */

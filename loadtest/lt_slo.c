@@ -15,6 +15,7 @@ const char *const lt_slo_count_names[LT_M_COUNT] = {
     [LT_M_ERRORS] = "errors", [LT_M_GAPS] = "gaps", [LT_M_DUPS] = "dups",
     [LT_M_REORDERS] = "reorders", [LT_M_MISSING] = "missing", [LT_M_EXTRA] = "extra",
     [LT_M_FAILED] = "failed", [LT_M_UNACKED] = "unacked", [LT_M_NOT_CAUGHT_UP] = "not_caught_up",
+    [LT_M_RECONNECTS] = "reconnects",
 };
 
 static int

@@ -7,14 +7,14 @@
  *   condition := metric op value
  *   op        := "<" | "<=" | ">" | ">=" | "=" | "=="
  *   metric    := [hist "."] stat | count
- *   hist      := latency | ack | eph | connect | catchup   (default: the
+ *   hist      := latency | ack | eph | connect | catchup | reconnect (default: the
  *                scenario's main latency: connect for connect-storm and
  *                idle, delivery latency otherwise)
  *   stat      := p50 | p90 | p99 | p999 | p9999 | pNN.N | min | mean | max
  *                ("p" + digits means 0.<digits>: p999 = 99.9th percentile;
  *                 "p99.9" is the same)
  *   count     := errors | gaps | dups | reorders | missing | extra |
- *                failed | unacked | not_caught_up
+ *                failed | unacked | not_caught_up | reconnects
  *   value     := number [unit]; latencies take us, ms (the default) or s,
  *                counts take a plain number
  *
@@ -31,7 +31,7 @@ typedef enum { LT_SLO_LT = 0, LT_SLO_LE, LT_SLO_GT, LT_SLO_GE, LT_SLO_EQ } lt_sl
 
 typedef enum {
     LT_M_ERRORS = 0, LT_M_GAPS, LT_M_DUPS, LT_M_REORDERS, LT_M_MISSING, LT_M_EXTRA,
-    LT_M_FAILED, LT_M_UNACKED, LT_M_NOT_CAUGHT_UP, LT_M_COUNT
+    LT_M_FAILED, LT_M_UNACKED, LT_M_NOT_CAUGHT_UP, LT_M_RECONNECTS, LT_M_COUNT
 } lt_slo_count;
 
 typedef struct {

@@ -22,6 +22,12 @@ const char *const lt_counter_names[LT_C_COUNT] = {
     [LT_C_DROPPED] = "dropped",
     [LT_C_RECONNECTS] = "reconnects",
     [LT_C_CAUGHT_UP] = "caught_up",
+    [LT_C_DISCONNECTS] = "disconnects",
+    [LT_C_RECONNECT_FAILS] = "reconnect_attempts_failed",
+    [LT_C_NOTICES] = "reconnect_notices",
+    [LT_C_RESENT] = "resent",
+    [LT_C_DEDUPED] = "deduplicated",
+    [LT_C_EPH_LOST] = "ephemeral_lost",
     [LT_C_BEHIND] = "behind",
     [LT_C_BYTES_IN] = "bytes_in",
     [LT_C_BYTES_OUT] = "bytes_out",
@@ -57,6 +63,7 @@ const char *const lt_hist_names[LT_H_COUNT] = {
     [LT_H_EPH] = "eph",
     [LT_H_CONNECT] = "connect",
     [LT_H_CATCHUP] = "catchup",
+    [LT_H_RECONNECT] = "reconnect",
 };
 
 void
@@ -64,6 +71,7 @@ lt_counts_add(lt_counts *dst, const lt_counts *src)
 {
     for (int i = 0; i < LT_C_COUNT; i++) dst->c[i] += src->c[i];
     for (int i = 0; i < LT_E_COUNT; i++) dst->err[i] += src->err[i];
+    for (int i = 0; i < LT_E_COUNT; i++) dst->retried[i] += src->retried[i];
 }
 
 uint64_t
@@ -71,5 +79,13 @@ lt_counts_errors(const lt_counts *c)
 {
     uint64_t n = 0;
     for (int i = 0; i < LT_E_COUNT; i++) n += c->err[i];
+    return n;
+}
+
+uint64_t
+lt_counts_retried(const lt_counts *c)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < LT_E_COUNT; i++) n += c->retried[i];
     return n;
 }

@@ -4,6 +4,10 @@
  * the docs). Every counter is a plain sum, so merging the counts of several
  * workers is element-wise addition (the two gauges, open and joined, are
  * sums of per-worker gauges).
+ *
+ * Connection endings that the client survived by reconnecting (lt_retry.h)
+ * are not errors: they are tallied by kind in lt_counts.retried, apart from
+ * err, so "errors=0" still means "nothing went wrong for the users".
  */
 #ifndef CHORUS_LT_STATS_H
 #define CHORUS_LT_STATS_H
@@ -27,8 +31,14 @@ typedef enum {
     LT_C_DUPS,              /* duplicate durable events */
     LT_C_REORDERS,          /* durable events that arrived after a later seq */
     LT_C_DROPPED,           /* connections dropped on purpose (reconnect storm) */
-    LT_C_RECONNECTS,        /* rejoins completed after a drop */
+    LT_C_RECONNECTS,        /* rejoins completed after a drop or a lost connection */
     LT_C_CAUGHT_UP,         /* clients caught up after a rejoin */
+    LT_C_DISCONNECTS,       /* joined connections that ended and were reconnected (--reconnect) */
+    LT_C_RECONNECT_FAILS,   /* reconnect attempts that failed and were tried again */
+    LT_C_NOTICES,           /* {"type":"reconnect"} notices received */
+    LT_C_RESENT,            /* durable publishes sent again with their cid after a reconnect */
+    LT_C_DEDUPED,           /* acks with "duplicate":true for a resent publish (first send stored) */
+    LT_C_EPH_LOST,          /* ephemeral publishes in flight when their connection was lost */
     LT_C_BEHIND,            /* sends that were due but waited for the in-flight cap */
     LT_C_BYTES_IN,          /* WebSocket payload bytes received */
     LT_C_BYTES_OUT,         /* WebSocket payload bytes sent */
@@ -66,13 +76,15 @@ typedef enum {
     LT_H_ACK,               /* publish (intended time) -> ack */
     LT_H_EPH,               /* ephemeral publish (intended time) -> delivery */
     LT_H_CONNECT,           /* connect start -> welcome */
-    LT_H_CATCHUP,           /* drop -> caught up to the room's seq at rejoin */
+    LT_H_CATCHUP,           /* drop or connection lost -> caught up to the room's seq at rejoin */
+    LT_H_RECONNECT,         /* connection lost (or dropped) -> joined again */
     LT_H_COUNT
 } lt_hist_id;
 
 typedef struct {
     uint64_t c[LT_C_COUNT];
-    uint64_t err[LT_E_COUNT];
+    uint64_t err[LT_E_COUNT];      /* errors, by kind */
+    uint64_t retried[LT_E_COUNT];  /* endings survived by reconnecting, by kind: not errors */
 } lt_counts;
 
 extern const char *const lt_counter_names[LT_C_COUNT];
@@ -80,6 +92,9 @@ extern const char *const lt_error_names[LT_E_COUNT];
 extern const char *const lt_hist_names[LT_H_COUNT];
 
 void lt_counts_add(lt_counts *dst, const lt_counts *src);
+/* Sum of err (retried endings are not errors). */
 uint64_t lt_counts_errors(const lt_counts *c);
+/* Sum of retried. */
+uint64_t lt_counts_retried(const lt_counts *c);
 
 #endif

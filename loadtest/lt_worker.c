@@ -7,16 +7,37 @@
  * index. A client holds one connection and one room. Its states:
  *
  *   WAIT --start--> CONNECTING --welcome, join sent--> JOINING --joined--> LIVE
- *    ^                  |                                  |                |
- *    |                  +--------- failure ----------------+--> FAILED <----+
- *    +------------- reconnect-storm drop (LIVE subscribers) ----------------+
+ *    ^ ^                |                                  |              |  |
+ *    | |                +-- failure, not retried ----------+-> FAILED <---+  |
+ *    | |                |                                  |                 |
+ *    | +-- backoff <----+-- retryable failure of a rejoin -+                 |
+ *    | |   (retry queue)                                                     |
+ *    | +------------------- retryable loss (--reconnect) --------------------+
+ *    +--------------------- reconnect-storm drop (LIVE subscribers) ---------+
+ *
+ * Reconnect (--reconnect, lt_retry.h): a client that has joined once and
+ * whose connection ends in a retryable way (close 1001 after a reconnect
+ * notice, connection lost, ...) is not failed. It waits in the retry queue
+ * for its backoff delay, connects to the next URL and rejoins with since =
+ * the last seq it has and the room's epoch, so its sequence checker
+ * continues without a gap or a duplicate: what it missed meanwhile arrives
+ * through catch-up. A failed attempt goes back to the queue with a longer
+ * delay, until the run ends. A member stays a member throughout. Endings
+ * survived this way are tallied in counts.retried, not as errors.
  *
  * Publishers: a client with a lt_pub follows an open-loop schedule
  * (lt_rate.h) or, at --rate 0, keeps --window publishes in flight. Every
- * publish carries an integer id; the ack (or error) with that id completes
- * it. In-flight publishes live in a ring indexed by id, grown on demand up
- * to PUB_RING_MAX; while the slot for the next id is taken, the publisher
- * waits (counted as "behind") and its schedule does not move.
+ * publish carries an integer id (a durable one also the cid
+ * <run>.<client>.<id>); the ack (or error) with that id completes it.
+ * In-flight publishes live in an lt_inflight ring, grown on demand up to
+ * PUB_RING_MAX; while the slot for the next id is taken, the publisher
+ * waits (counted as "behind") and its schedule does not move. When its
+ * connection is lost, its durable publishes stay in flight; after the
+ * rejoin they are sent again with the same ids and cids (the gateway's
+ * dedup answers one already stored with its original seq), then the
+ * schedule resumes: overdue sends go out at once with their intended times,
+ * so the outage shows in the latency. Each publish is acked, and counted,
+ * once.
  *
  * Latency: the intended send time (µs, CLOCK_REALTIME) is the payload's
  * "t"; a receiver records now - t for live durable events (LT_H_LATENCY)
@@ -41,10 +62,12 @@
 #include "log.h"
 #include "lt_conn.h"
 #include "lt_hist.h"
+#include "lt_inflight.h"
 #include "lt_jwt.h"
 #include "lt_msg.h"
 #include "lt_rate.h"
 #include "lt_results.h"
+#include "lt_retry.h"
 #include "lt_seq.h"
 #include "lt_wire.h"
 
@@ -61,20 +84,13 @@ typedef enum {
     PH_INIT = 0, PH_CONNECTING, PH_READY, PH_RUNNING, PH_DRAIN_ACKS, PH_WAIT_ACKS, PH_DRAIN_DELIVERIES, PH_DONE
 } worker_phase;
 
-typedef struct {
-    uint64_t id;          /* publish id in this slot; 0 = free */
-    int64_t intended;     /* its intended send time (µs, wall clock) */
-} pub_slot;
-
 struct lt_worker;
 
 /* Publisher state; owned by its client. */
 typedef struct {
     lt_rate rate;         /* the schedule (unused at --rate 0) */
     struct event *timer;  /* owned: fires at the next intended time */
-    pub_slot *ring;       /* owned: in-flight publishes by id & mask */
-    uint32_t mask;        /* ring size - 1 */
-    uint32_t inflight;    /* publishes sent, not yet acked or refused */
+    lt_inflight fl;       /* owned: publishes sent, not yet acked or refused */
     uint64_t next_id;     /* id of the last publish sent (ids start at 1) */
     uint64_t points;      /* whiteboard: publishes sent (every K-th is durable) */
 } lt_pub;
@@ -85,16 +101,20 @@ typedef struct {
     int64_t epoch;        /* the room's epoch from joined */
     int64_t target;       /* after a rejoin: the room's seq in joined */
     int64_t t0_us;        /* monotonic µs the current connect started */
+    int64_t down_us;      /* wall µs the connection was lost or dropped; 0 when not rejoining */
     uint64_t delivered;   /* unique durable events received in the room */
     lt_pub *pub;          /* owned; NULL for pure subscribers */
     struct lt_worker *w;  /* not owned */
     uint32_t g;           /* global client index */
     uint32_t room;        /* room number */
+    uint32_t hint_ms;     /* after_ms of a reconnect notice on this connection */
     uint8_t st;           /* client_state */
     uint8_t open;         /* counted in LT_C_CONN_OPEN */
     uint8_t member;       /* joined before the traffic; counts in the delivery check */
-    uint8_t rejoin;       /* the next join carries since/epoch */
+    uint8_t rejoin;       /* has joined once: the next join carries since/epoch */
     uint8_t catching_up;  /* rejoined (or rejoining), not caught up yet */
+    uint8_t attempt;      /* failed reconnect attempts since the loss (backoff exponent) */
+    uint8_t url_shift;    /* added to the client's URL index; one more per reconnect */
 } lt_client;
 
 typedef struct lt_worker {
@@ -107,6 +127,8 @@ typedef struct lt_worker {
     lt_client *clients;              /* owned: nclients */
     uint32_t nclients;
     uint32_t *queue;                 /* owned: client indexes waiting to connect (ring of nclients) */
+    lt_retryq retryq;                /* owned: clients waiting for their reconnect delay */
+    lt_backoff backoff;              /* --backoff-min / --backoff-max */
     uint64_t qhead, qtail;           /* ring positions (monotonic) */
     uint64_t qstarted;               /* clients started in the connect phase (ramp-up position) */
     uint32_t pending;                /* connects in progress (start .. joined/failed) */
@@ -128,6 +150,7 @@ typedef struct lt_worker {
     struct bufferevent *from_parent; /* owned */
     struct bufferevent *to_parent;   /* owned */
     struct event *progress_timer, *pump_timer, *phase_timer, *end_timer, *drop_timer;
+    struct event *retry_timer;       /* fires when the earliest retry queue entry is due */
     char *scratch;                   /* owned: publish message buffer */
     size_t scratch_cap;
     char *padding;                   /* owned: cfg->payload 'x' characters */
@@ -164,6 +187,8 @@ send_record(lt_worker *w, uint8_t type, const ch_buf *body)
 static void finish(lt_worker *w);
 static void pump(lt_worker *w);
 static void pub_pump(lt_client *c);
+static void pub_lost(lt_worker *w, lt_client *c);
+static void pub_resume(lt_worker *w, lt_client *c);
 
 /* ------------------------------------------------------------ connect phase */
 
@@ -198,12 +223,12 @@ client_failed(lt_worker *w, lt_client *c)
         w->members_lost++;
     }
     if (c->catching_up) c->catching_up = 0;
+    c->down_us = 0;
     if (c->pub) {
         if (c->pub->timer) event_del(c->pub->timer);
-        w->counts.err[LT_E_UNACKED] += c->pub->inflight;
-        w->inflight -= c->pub->inflight;
-        c->pub->inflight = 0;
-        memset(c->pub->ring, 0, (size_t)(c->pub->mask + 1) * sizeof(pub_slot));
+        uint32_t n = lt_inflight_clear(&c->pub->fl);
+        w->counts.err[LT_E_UNACKED] += n;
+        w->inflight -= n;
     }
     if (was_pending) {
         w->pending--;
@@ -212,6 +237,86 @@ client_failed(lt_worker *w, lt_client *c)
             settle(w);
         }
     }
+}
+
+/* Arms the retry timer for the earliest entry of the retry queue. */
+static void
+arm_retry(lt_worker *w)
+{
+    int64_t due = lt_retryq_peek(&w->retryq);
+    if (due == INT64_MAX) event_del(w->retry_timer);
+    else arm(w->retry_timer, due - ch_mono_us());
+}
+
+/* c's connection (or its attempt to reconnect) ended with a retryable
+ * error: c waits for its backoff delay in the retry queue, then starts
+ * again on the next URL (see the top of this file). */
+static void
+schedule_reconnect(lt_worker *w, lt_client *c, int err)
+{
+    const lt_config *cfg = w->cfg;
+    w->counts.retried[err]++;
+    if (c->st == CS_LIVE) {
+        /* A set-up connection ended: a new outage starts. */
+        w->counts.c[LT_C_DISCONNECTS]++;
+        c->down_us = ch_wall_us();
+        c->attempt = 0;
+        c->catching_up = 1;
+        if (c->pub) pub_lost(w, c);
+    } else {
+        if (c->st == CS_CONNECTING || c->st == CS_JOINING) w->pending--;
+        w->counts.c[LT_C_RECONNECT_FAILS]++;
+    }
+    c->st = CS_WAIT;
+    c->url_shift = (uint8_t)((c->url_shift + 1u) % (uint32_t)cfg->nurls);
+    int64_t delay = lt_backoff_delay(&w->backoff, c->attempt, lt_net_random(&w->net));
+    if (c->attempt < UINT8_MAX) c->attempt++;
+    /* A reconnect notice's after_ms is a lower bound, within the backoff cap. */
+    int64_t hint = (int64_t)c->hint_ms * 1000;
+    if (hint > w->backoff.max_us) hint = w->backoff.max_us;
+    if (hint > delay) delay = hint;
+    c->hint_ms = 0;
+    int64_t due = ch_mono_us() + delay;
+    if (lt_retryq_push(&w->retryq, due, (uint32_t)(c - w->clients)) < 0) {
+        /* Cannot happen (a client is queued at most once); fail safe. */
+        CH_ERROR("retry queue full", " client=%u", c->g);
+        w->counts.err[err]++;
+        client_failed(w, c);
+        return;
+    }
+    if (lt_retryq_peek(&w->retryq) == due) arm_retry(w);
+}
+
+/* c's connection, or its attempt to connect, ended with error err: retried
+ * if --reconnect applies, else counted as an error and c fails. The
+ * gauges (open, joined) must already be adjusted. */
+static void
+client_lost(lt_worker *w, lt_client *c, int err)
+{
+    if (lt_config_reconnects(w->cfg) && w->phase != PH_DONE && (c->st == CS_LIVE || c->rejoin) &&
+        lt_retry_retryable(err)) {
+        schedule_reconnect(w, c, err);
+        return;
+    }
+    w->counts.err[err]++;
+    client_failed(w, c);
+}
+
+/* Clients whose reconnect delay is over join the connect queue. */
+static void
+on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lt_worker *w = arg;
+    int64_t now = ch_mono_us();
+    uint32_t id;
+    while (lt_retryq_pop_due(&w->retryq, now, &id)) {
+        lt_client *c = &w->clients[id];
+        if (c->st == CS_WAIT && w->phase != PH_DONE) enqueue(w, c);
+    }
+    arm_retry(w);
+    pump(w);
 }
 
 /* Starts c's connection; its connect time counts from t0 (monotonic µs:
@@ -239,17 +344,17 @@ start_client(lt_worker *w, lt_client *c, int64_t t0)
         token = tok;
         token_len = (size_t)n;
     }
-    const lt_url *url = &cfg->urls[c->g % (uint32_t)cfg->nurls];
+    uint32_t nurls = (uint32_t)cfg->nurls;
+    const lt_url *url = &cfg->urls[(c->g + c->url_shift) % nurls];
     const lt_source *src =
-        cfg->nsources ? &cfg->sources[(c->g / (uint32_t)cfg->nurls) % (uint32_t)cfg->nsources] : NULL;
+        cfg->nsources ? &cfg->sources[(c->g / nurls) % (uint32_t)cfg->nsources] : NULL;
+    int via = cfg->token_via[c->g % (uint32_t)cfg->ntoken_via];
     c->t0_us = t0;
+    c->hint_ms = 0;
     c->st = CS_CONNECTING;
     w->pending++;
     if (!w->connect_first_us) w->connect_first_us = ch_wall_us();
-    if (lt_conn_start(&c->conn, &w->net, url, src, token, token_len, &err) < 0) {
-        w->counts.err[err]++;
-        client_failed(w, c);
-    }
+    if (lt_conn_start(&c->conn, &w->net, url, src, token, token_len, via, &err) < 0) client_lost(w, c, err);
 }
 
 /* Starts queued clients while fewer than --max-pending connects are in
@@ -260,8 +365,10 @@ pump(lt_worker *w)
     const lt_config *cfg = w->cfg;
     int ramp = w->phase == PH_CONNECTING && cfg->ramp_up > 0;
     while (w->qhead != w->qtail && w->pending < (uint64_t)cfg->max_pending) {
+        lt_client *c = &w->clients[w->queue[w->qhead % w->nclients]];
         int64_t now = ch_mono_us(), t0 = now;
-        if (ramp) {
+        int first = ramp && !c->rejoin;
+        if (first) {
             /* Timed from its slot, so waiting for --max-pending counts too. */
             t0 = w->t_connect_mono + (int64_t)((double)w->qstarted * cfg->ramp_up * 1e6 / (double)w->nclients);
             if (t0 > now) {
@@ -269,8 +376,9 @@ pump(lt_worker *w)
                 return;
             }
         }
-        lt_client *c = &w->clients[w->queue[w->qhead++ % w->nclients]];
-        if (w->phase == PH_CONNECTING) w->qstarted++;
+        w->qhead++;
+        if (first) w->qstarted++;
+        if (c->st != CS_WAIT) continue; /* failed while queued */
         start_client(w, c, t0);
     }
 }
@@ -304,7 +412,8 @@ caught_up(lt_worker *w, lt_client *c)
 {
     c->catching_up = 0;
     w->counts.c[LT_C_CAUGHT_UP]++;
-    lt_hist_record_signed(&w->hist[LT_H_CATCHUP], ch_wall_us() - w->drop_actual_us);
+    lt_hist_record_signed(&w->hist[LT_H_CATCHUP], ch_wall_us() - c->down_us);
+    c->down_us = 0;
 }
 
 static void
@@ -336,17 +445,12 @@ error_kind(const lt_msg *m)
 #undef CODE_IS
 }
 
-/* Completes in-flight publish id; returns 1 if it was in flight. */
+/* Completes in-flight publish id into *slot; returns 1 if it was in flight. */
 static int
-pub_complete(lt_worker *w, lt_client *c, int64_t id, int64_t *intended)
+pub_complete(lt_worker *w, lt_client *c, int64_t id, lt_inflight_slot *slot)
 {
     lt_pub *p = c->pub;
-    if (!p || id <= 0) return 0;
-    pub_slot *s = &p->ring[(uint64_t)id & p->mask];
-    if (s->id != (uint64_t)id) return 0;
-    *intended = s->intended;
-    s->id = 0;
-    p->inflight--;
+    if (!p || id <= 0 || !lt_inflight_complete(&p->fl, (uint64_t)id, slot)) return 0;
     w->inflight--;
     return 1;
 }
@@ -416,11 +520,15 @@ on_text(lt_conn *conn, const char *msg, size_t len)
         w->counts.c[LT_C_JOINED]++;
         if (c->rejoin) {
             w->counts.c[LT_C_RECONNECTS]++;
+            if (c->down_us) lt_hist_record_signed(&w->hist[LT_H_RECONNECT], ch_wall_us() - c->down_us);
+            c->attempt = 0;
             c->target = m.seq;
             if (c->seq.last >= c->target) caught_up(w, c);
+            if (c->pub) pub_resume(w, c);
         } else {
             lt_seq_init(&c->seq, m.seq);
             c->epoch = m.has_epoch ? m.epoch : 0;
+            c->rejoin = 1;
             if (w->phase == PH_CONNECTING) {
                 c->member = 1;
                 w->initial_ready++;
@@ -444,21 +552,38 @@ on_text(lt_conn *conn, const char *msg, size_t len)
         break;
     }
     case LT_MSG_ACK: {
-        int64_t intended;
-        if (!m.has_id || !pub_complete(w, c, m.id, &intended)) break;
-        lt_hist_record_signed(&w->hist[LT_H_ACK], ch_wall_us() - intended);
+        lt_inflight_slot slot;
+        if (!m.has_id || !pub_complete(w, c, m.id, &slot)) break;
+        lt_hist_record_signed(&w->hist[LT_H_ACK], ch_wall_us() - slot.intended);
         if (m.has_seq) {
+            /* The first answer for this id, so each cid counts once. */
             w->counts.c[LT_C_ACKED]++;
             w->room_acked[c->room]++;
-            if (m.duplicate) w->counts.err[LT_E_DUP_ACK]++;
+            lt_seqset_add(&w->res.rooms[c->room].seqs, m.seq);
+            switch (lt_inflight_ack_kind(&slot, m.duplicate)) {
+            case LT_ACK_NEW: break;
+            case LT_ACK_DEDUP: w->counts.c[LT_C_DEDUPED]++; break;
+            case LT_ACK_WRONG_DUP: w->counts.err[LT_E_DUP_ACK]++; break;
+            }
         } else {
             w->counts.c[LT_C_ACKED_EPH]++;
         }
         pub_pump(c);
         break;
     }
+    case LT_MSG_RECONNECT: {
+        /* The gateway drains: a 1001 close follows (then the client
+         * reconnects, not before after_ms). */
+        const char *v;
+        size_t vl;
+        int64_t ms;
+        w->counts.c[LT_C_NOTICES]++;
+        if (lt_json_get(msg, len, "after_ms", &v, &vl) == 0 && lt_json_int(v, vl, &ms) == 0 && ms > 0)
+            c->hint_ms = ms > 3600000 ? 3600000u : (uint32_t)ms;
+        break;
+    }
     case LT_MSG_ERROR: {
-        int64_t intended;
+        lt_inflight_slot slot;
         w->counts.err[error_kind(&m)]++;
         if (c->st == CS_JOINING && (!m.has_id || m.id == 0)) {
             /* The join was refused (snapshot_required after a rejoin, ...). */
@@ -470,7 +595,7 @@ on_text(lt_conn *conn, const char *msg, size_t len)
             client_failed(w, c);
             break;
         }
-        if (m.has_id && pub_complete(w, c, m.id, &intended)) pub_pump(c);
+        if (m.has_id && pub_complete(w, c, m.id, &slot)) pub_pump(c);
         break;
     }
     case LT_MSG_PRESENCE:
@@ -486,55 +611,26 @@ on_closed(lt_conn *conn, int err)
 {
     lt_client *c = (lt_client *)conn;
     lt_worker *w = c->w;
-    w->counts.err[err]++;
     if (c->open) {
         c->open = 0;
         w->counts.c[LT_C_CONN_OPEN]--;
     }
     if (c->st == CS_LIVE && lt_config_joins(w->cfg)) w->counts.c[LT_C_JOINED]--;
-    client_failed(w, c);
+    client_lost(w, c, err);
     pump(w);
 }
 
 /* ------------------------------------------------------------ publishing */
 
+/* Sends publish id of c: durable with its cid <run>.<client>.<id> (the
+ * same text when resent), or an ephemeral stroke point. 0, or -1 if it
+ * could not be sent. */
 static int
-ring_make_room(lt_pub *p, uint64_t id)
-{
-    if (!p->ring[id & p->mask].id) return 1;
-    uint32_t size = p->mask + 1;
-    if (size >= PUB_RING_MAX) return 0;
-    /* Grow until every in-flight id and the new one have distinct slots. */
-    for (uint32_t nsize = size * 2; nsize <= PUB_RING_MAX; nsize *= 2) {
-        pub_slot *nr = calloc(nsize, sizeof(*nr));
-        if (!nr) return 0;
-        int clash = 0;
-        for (uint32_t i = 0; i < size && !clash; i++) {
-            if (!p->ring[i].id) continue;
-            pub_slot *d = &nr[p->ring[i].id & (nsize - 1)];
-            if (d->id) clash = 1;
-            else *d = p->ring[i];
-        }
-        if (!clash && !nr[id & (nsize - 1)].id) {
-            free(p->ring);
-            p->ring = nr;
-            p->mask = nsize - 1;
-            return 1;
-        }
-        free(nr);
-    }
-    return 0;
-}
-
-static int
-send_publish(lt_worker *w, lt_client *c, int64_t intended)
+write_publish(lt_worker *w, lt_client *c, uint64_t id, int64_t intended, int durable)
 {
     const lt_config *cfg = w->cfg;
     lt_pub *p = c->pub;
-    uint64_t id = p->next_id + 1;
-    int durable = 1;
     int n;
-    if (cfg->scenario == LT_SC_WHITEBOARD) durable = (p->points + 1) % (uint64_t)cfg->stroke_points == 0;
     if (durable)
         n = snprintf(w->scratch, w->scratch_cap,
                      "{\"type\":\"publish\",\"id\":%llu,\"room\":\"%s-%u\",\"kind\":\"%s\",\"cid\":\"%s.%u.%llu\","
@@ -549,16 +645,52 @@ send_publish(lt_worker *w, lt_client *c, int64_t intended)
                      (unsigned long long)id, cfg->room_prefix, c->room, (long long)intended,
                      (unsigned)(p->points * 7 % 1024), (unsigned)(p->points * 13 % 768), w->padding);
     if (n < 0 || (size_t)n >= w->scratch_cap) return -1;
-    if (lt_conn_send_text(&c->conn, w->scratch, (size_t)n) < 0) return -1;
+    return lt_conn_send_text(&c->conn, w->scratch, (size_t)n);
+}
+
+static int
+send_publish(lt_worker *w, lt_client *c, int64_t intended)
+{
+    const lt_config *cfg = w->cfg;
+    lt_pub *p = c->pub;
+    uint64_t id = p->next_id + 1;
+    int durable = 1;
+    if (cfg->scenario == LT_SC_WHITEBOARD) durable = (p->points + 1) % (uint64_t)cfg->stroke_points == 0;
+    if (write_publish(w, c, id, intended, durable) < 0) return -1;
     p->next_id = id;
     p->points++;
-    pub_slot *s = &p->ring[id & p->mask];
-    s->id = id;
-    s->intended = intended;
-    p->inflight++;
+    lt_inflight_add(&p->fl, id, intended, durable);
     w->inflight++;
     w->counts.c[durable ? LT_C_SENT : LT_C_SENT_EPH]++;
     return 0;
+}
+
+/* c's connection is lost: its schedule pauses, its ephemeral publishes in
+ * flight are forgotten, its durable ones wait for pub_resume. */
+static void
+pub_lost(lt_worker *w, lt_client *c)
+{
+    lt_pub *p = c->pub;
+    event_del(p->timer);
+    uint32_t forgotten = lt_inflight_lost(&p->fl);
+    w->counts.c[LT_C_EPH_LOST] += forgotten;
+    w->inflight -= forgotten;
+}
+
+/* c rejoined: its durable publishes still in flight are sent again, in
+ * their original order, with the same ids and cids; then the schedule
+ * resumes. */
+static void
+pub_resume(lt_worker *w, lt_client *c)
+{
+    lt_pub *p = c->pub;
+    uint64_t id = 0;
+    while ((id = lt_inflight_next_durable(&p->fl, id, p->next_id)) != 0) {
+        const lt_inflight_slot *s = lt_inflight_get(&p->fl, id);
+        if (write_publish(w, c, id, s->intended, 1) < 0) break;
+        w->counts.c[LT_C_RESENT]++;
+    }
+    pub_pump(c);
 }
 
 /* Sends whatever the schedule (or the window) allows now, then arms the
@@ -571,8 +703,8 @@ pub_pump(lt_client *c)
     if (!p || w->phase != PH_RUNNING || c->st != CS_LIVE) return;
     int64_t now = ch_wall_us();
     if (w->pub_rate <= 0) {
-        while (p->inflight < (uint32_t)w->cfg->window && now < w->end_us) {
-            if (!ring_make_room(p, p->next_id + 1)) {
+        while (p->fl.n < (uint32_t)w->cfg->window && now < w->end_us) {
+            if (!lt_inflight_make_room(&p->fl, p->next_id + 1, PUB_RING_MAX)) {
                 w->counts.c[LT_C_BEHIND]++;
                 return;
             }
@@ -589,7 +721,7 @@ pub_pump(lt_client *c)
             arm(p->timer, t - now);
             return;
         }
-        if (!ring_make_room(p, p->next_id + 1)) {
+        if (!lt_inflight_make_room(&p->fl, p->next_id + 1, PUB_RING_MAX)) {
             /* Resumed by the next ack; the schedule keeps its times. */
             w->counts.c[LT_C_BEHIND]++;
             return;
@@ -650,8 +782,7 @@ drained_acks(lt_worker *w)
         for (uint32_t i = 0; i < w->nclients; i++) {
             lt_pub *p = w->clients[i].pub;
             if (!p) continue;
-            p->inflight = 0;
-            memset(p->ring, 0, (size_t)(p->mask + 1) * sizeof(pub_slot));
+            lt_inflight_clear(&p->fl);
         }
         w->inflight = 0;
     }
@@ -745,8 +876,9 @@ on_drop_timer(evutil_socket_t fd, short what, void *arg)
         w->counts.c[LT_C_JOINED]--;
         w->counts.c[LT_C_DROPPED]++;
         c->st = CS_WAIT;
-        c->rejoin = 1;
         c->catching_up = 1;
+        c->down_us = w->drop_actual_us;
+        c->attempt = 0;
         enqueue(w, c);
     }
     pump(w);
@@ -763,10 +895,11 @@ start_run(lt_worker *w, int64_t start, int64_t end, int64_t drop)
     w->phase = PH_RUNNING;
     for (uint32_t i = 0; i < w->nclients; i++) {
         lt_client *c = &w->clients[i];
-        if (!c->pub || c->st != CS_LIVE) continue;
+        if (!c->pub || c->st == CS_FAILED) continue;
         long pi = lt_config_publisher_index(cfg, c->g);
         lt_rate_init(&c->pub->rate, start, end, w->pub_rate, w->npubs ? (double)pi / (double)w->npubs : 0.0);
-        arm(c->pub->timer, (w->pub_rate > 0 ? lt_rate_peek(&c->pub->rate) : start) - now);
+        /* One that is reconnecting starts when it has rejoined (pub_resume). */
+        if (c->st == CS_LIVE) arm(c->pub->timer, (w->pub_rate > 0 ? lt_rate_peek(&c->pub->rate) : start) - now);
     }
     arm(w->end_timer, end - now);
     if (drop) arm(w->drop_timer, drop - now);
@@ -782,6 +915,7 @@ finish(lt_worker *w)
     event_del(w->pump_timer);
     event_del(w->end_timer);
     event_del(w->drop_timer);
+    event_del(w->retry_timer);
     for (uint32_t i = 0; i < w->nclients; i++) {
         lt_client *c = &w->clients[i];
         if (c->pub) event_del(c->pub->timer);
@@ -918,19 +1052,21 @@ worker_free(lt_worker *w)
         lt_conn_close(&c->conn);
         if (c->pub) {
             if (c->pub->timer) event_free(c->pub->timer);
-            free(c->pub->ring);
+            lt_inflight_free(&c->pub->fl);
             free(c->pub);
         }
     }
     if (w->from_parent) bufferevent_free(w->from_parent);
     if (w->to_parent) bufferevent_free(w->to_parent);
-    struct event **evs[] = { &w->progress_timer, &w->pump_timer, &w->phase_timer, &w->end_timer, &w->drop_timer };
+    struct event **evs[] = { &w->progress_timer, &w->pump_timer, &w->phase_timer, &w->end_timer, &w->drop_timer,
+                             &w->retry_timer };
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (*evs[i]) event_free(*evs[i]);
     if (w->base) event_base_free(w->base);
     lt_results_free(&w->res);
     free(w->clients);
     free(w->queue);
+    lt_retryq_free(&w->retryq);
     free(w->room_acked);
     free(w->global_acked);
     free(w->scratch);
@@ -977,8 +1113,10 @@ lt_worker_run(const lt_config *cfg, int index, int nprocs, int rfd, int wfd, con
     w->scratch = malloc(w->scratch_cap);
     w->padding = malloc((size_t)cfg->payload + 1);
     if (!w->clients || !w->queue || !w->room_acked || !w->global_acked || !w->scratch || !w->padding ||
-        lt_results_init(&w->res, (uint32_t)cfg->rooms) < 0)
+        lt_results_init(&w->res, (uint32_t)cfg->rooms) < 0 || lt_retryq_init(&w->retryq, w->nclients) < 0)
         goto fail;
+    w->backoff.min_us = (int64_t)(cfg->backoff_min * 1e6);
+    w->backoff.max_us = (int64_t)(cfg->backoff_max * 1e6);
     memset(w->padding, 'x', (size_t)cfg->payload);
     w->padding[cfg->payload] = 0;
 
@@ -1000,10 +1138,9 @@ lt_worker_run(const lt_config *cfg, int index, int nprocs, int rfd, int wfd, con
         if (lt_config_is_publisher(cfg, g)) {
             c->pub = calloc(1, sizeof(*c->pub));
             if (!c->pub) goto fail;
-            c->pub->ring = calloc(PUB_RING_MIN, sizeof(pub_slot));
-            c->pub->mask = PUB_RING_MIN - 1;
+            if (lt_inflight_init(&c->pub->fl, PUB_RING_MIN) < 0) goto fail;
             c->pub->timer = evtimer_new(w->base, on_pub_timer, c);
-            if (!c->pub->ring || !c->pub->timer) goto fail;
+            if (!c->pub->timer) goto fail;
         }
         enqueue(w, c);
     }
@@ -1013,12 +1150,13 @@ lt_worker_run(const lt_config *cfg, int index, int nprocs, int rfd, int wfd, con
     w->phase_timer = evtimer_new(w->base, on_phase_timer, w);
     w->end_timer = evtimer_new(w->base, on_end_timer, w);
     w->drop_timer = evtimer_new(w->base, on_drop_timer, w);
+    w->retry_timer = evtimer_new(w->base, on_retry_timer, w);
     w->from_parent = bufferevent_socket_new(w->base, rfd, BEV_OPT_CLOSE_ON_FREE);
     if (w->from_parent) rfd = -1;
     w->to_parent = bufferevent_socket_new(w->base, wfd, BEV_OPT_CLOSE_ON_FREE);
     if (w->to_parent) wfd = -1;
     if (!w->progress_timer || !w->pump_timer || !w->phase_timer || !w->end_timer || !w->drop_timer ||
-        !w->from_parent || !w->to_parent)
+        !w->retry_timer || !w->from_parent || !w->to_parent)
         goto fail;
     bufferevent_setcb(w->from_parent, on_parent_read, NULL, on_parent_event, w);
     bufferevent_setcb(w->to_parent, NULL, on_parent_written, on_parent_event, w);

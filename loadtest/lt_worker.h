@@ -16,6 +16,10 @@
  *
  * STOP ends RUNNING early (the drain still happens); in earlier phases it
  * goes straight to DONE. A PROGRESS record goes to the parent every second.
+ *
+ * In every phase before DONE, a joined client whose connection ends may
+ * reconnect and rejoin (--reconnect; see lt_worker.c): the drain phases
+ * wait for its resent publishes and its catch-up like for any other.
  */
 #ifndef CHORUS_LT_WORKER_H
 #define CHORUS_LT_WORKER_H

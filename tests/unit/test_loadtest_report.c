@@ -58,6 +58,16 @@ fake_worker(lt_results *r, uint64_t base, int64_t t0)
     lt_room_add(&r->rooms[0], 300, 10);
     r->rooms[2].acked = 150;
     lt_room_add(&r->rooms[2], 300, 5);
+    /* Two workers' acks interleave: worker base 1 got the odd seqs, base 2
+     * the even ones. */
+    for (int64_t q = (int64_t)(base % 2 ? 1 : 2); q <= 300; q += 2) {
+        lt_seqset_add(&r->rooms[0].seqs, q);
+        lt_seqset_add(&r->rooms[2].seqs, q);
+    }
+    r->counts.retried[LT_E_CLOSE_1001] = 4 * base;
+    r->counts.c[LT_C_DISCONNECTS] = 4 * base;
+    r->counts.c[LT_C_RECONNECTS] = 4 * base;
+    lt_hist_record(&r->hist[LT_H_RECONNECT], 80000 + base);
 }
 
 static void
@@ -82,6 +92,10 @@ test_merge_and_encode(void)
     CHECK_EQ_INT(d.rooms[2].n, 1);
     CHECK_EQ_INT(d.rooms[2].d[0].members, 5);
     CHECK_EQ_INT(d.start_us, b.start_us);
+    CHECK_EQ_INT(d.rooms[0].seqs.count, 150);
+    CHECK(lt_seqset_has(&d.rooms[0].seqs, 300) && !lt_seqset_has(&d.rooms[0].seqs, 299));
+    CHECK_EQ_INT(d.rooms[1].seqs.count, 0);
+    CHECK_EQ_INT(d.counts.retried[LT_E_CLOSE_1001], 8);
     lt_results_free(&d);
     /* Truncated or padded records are refused. */
     int refused = 0, tries = 0;
@@ -116,6 +130,16 @@ test_merge_and_encode(void)
     CHECK_EQ_INT(a.hist[LT_H_LATENCY].max, 10002);
     CHECK_EQ_INT(a.rooms[0].acked, 300);
     CHECK_EQ_INT(a.rooms[0].n, 1);
+    /* The merged seqs are 1..300, none acked twice. */
+    int64_t runs[2][2];
+    CHECK_EQ_INT(a.rooms[0].seqs.count, 300);
+    CHECK_EQ_INT(a.rooms[0].seqs.conflicts, 0);
+    CHECK_EQ_INT(lt_seqset_ranges(&a.rooms[0].seqs, runs, 2), 1);
+    CHECK_EQ_INT(runs[0][0], 1);
+    CHECK_EQ_INT(runs[0][1], 300);
+    CHECK_EQ_INT(a.counts.retried[LT_E_CLOSE_1001], 12);
+    CHECK_EQ_INT(lt_counts_retried(&a.counts), 12);
+    CHECK_EQ_INT(lt_counts_errors(&a.counts), 3); /* retried endings are not errors */
     CHECK_EQ_INT(a.rooms[0].d[0].members, 20);
     lt_room_check k;
     lt_room_compute(&a.rooms[0], &k);
@@ -182,6 +206,14 @@ test_config(void)
     CHECK_EQ_STR(cfg.room_prefix, "bench.x");
     CHECK_EQ_INT(cfg.payload, 100);
     CHECK(cfg.quiet);
+    /* Reconnect is on by default, with 100 ms .. 5 s of backoff; tokens go
+     * in the Authorization header. */
+    CHECK(cfg.reconnect);
+    CHECK(lt_config_reconnects(&cfg));
+    CHECK(cfg.backoff_min == 0.1);
+    CHECK(cfg.backoff_max == 5.0);
+    CHECK_EQ_INT(cfg.ntoken_via, 1);
+    CHECK_EQ_INT(cfg.token_via[0], LT_TOKEN_HEADER);
     /* Layout: 300 subscribers then 4 publishers, rooms round-robin. */
     CHECK_EQ_INT(lt_config_total_clients(&cfg), 304);
     CHECK(!lt_config_is_publisher(&cfg, 299));
@@ -208,9 +240,27 @@ test_config(void)
     CHECK_EQ_INT(lt_config_publisher_count(&cfg), 100);
     CHECK(lt_config_is_publisher(&cfg, 5));
 
+    const char *recon[] = { "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--no-reconnect",
+                            "--token-via", "query, subprotocol,header", "--backoff-min", "0.05",
+                            "--backoff-max=2", NULL };
+    CHECK_EQ_INT(parse(&cfg, recon, err, sizeof(err)), 0);
+    CHECK(!cfg.reconnect);
+    CHECK(!lt_config_reconnects(&cfg));
+    CHECK_EQ_INT(cfg.ntoken_via, 3);
+    CHECK_EQ_INT(cfg.token_via[0], LT_TOKEN_QUERY);
+    CHECK_EQ_INT(cfg.token_via[1], LT_TOKEN_SUBPROTOCOL);
+    CHECK_EQ_INT(cfg.token_via[2], LT_TOKEN_HEADER);
+    CHECK(cfg.backoff_min == 0.05);
+    CHECK(cfg.backoff_max == 2.0);
+    const char *recon2[] = { "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--no-reconnect", "--reconnect",
+                             NULL };
+    CHECK_EQ_INT(parse(&cfg, recon2, err, sizeof(err)), 0);
+    CHECK(lt_config_reconnects(&cfg));
+
     const char *storm[] = { "connect-storm", "--url", "ws://127.0.0.1:1", "--token", "t", NULL };
     CHECK_EQ_INT(parse(&cfg, storm, err, sizeof(err)), 0);
     CHECK(cfg.duration == 0.0);
+    CHECK(!lt_config_reconnects(&cfg)); /* no room to rejoin */
     CHECK_EQ_INT(lt_config_main_hist(&cfg), LT_H_CONNECT);
 
     const char *help[] = { "--help", NULL };
@@ -242,6 +292,14 @@ test_config(void)
                                               "0", NULL }, "--publishers");
     expect_usage_error((const char *const[]){ "reconnect-storm", "--url", "ws://127.0.0.1:1", "--token", "t",
                                               "--duration", "4", "--drop-at", "5", NULL }, "--drop-at");
+    expect_usage_error((const char *const[]){ "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--token-via",
+                                              "cookie", NULL }, "--token-via");
+    expect_usage_error((const char *const[]){ "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--token-via",
+                                              ",", NULL }, "--token-via");
+    expect_usage_error((const char *const[]){ "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--backoff-min",
+                                              "2", "--backoff-max", "1", NULL }, "--backoff-max");
+    expect_usage_error((const char *const[]){ "idle", "--url", "ws://127.0.0.1:1", "--token", "t", "--backoff-min",
+                                              "0", NULL }, "--backoff-min");
 }
 
 /* A finished run with one room short of deliveries. */
@@ -311,6 +369,28 @@ test_json_report(void)
         CHECK_EQ_INT(json_integer_value(json_object_get(r1, "members")), 2);
         CHECK_EQ_INT(json_integer_value(json_object_get(r1, "acked")), 10);
         CHECK_EQ_INT(json_integer_value(json_object_get(r1, "received")), 18);
+        /* Room 0: its acked seqs, as runs. */
+        json_t *seqs = json_object_get(json_array_get(rooms, 0), "acked_seqs");
+        CHECK_EQ_INT(json_integer_value(json_object_get(seqs, "count")), 150);
+        CHECK_EQ_INT(json_integer_value(json_object_get(seqs, "min")), 2);
+        CHECK_EQ_INT(json_integer_value(json_object_get(seqs, "max")), 300);
+        CHECK_EQ_INT(json_integer_value(json_object_get(seqs, "conflicts")), 0);
+        CHECK(json_is_true(json_object_get(seqs, "complete")));
+        CHECK_EQ_INT(json_integer_value(json_object_get(seqs, "ranges_total")), 150);
+        CHECK_EQ_INT(json_array_size(json_object_get(seqs, "ranges")), 64);
+        json_t *run0 = json_array_get(json_object_get(seqs, "ranges"), 0);
+        CHECK_EQ_INT(json_integer_value(json_array_get(run0, 0)), 2);
+        CHECK_EQ_INT(json_integer_value(json_array_get(run0, 1)), 2);
+        /* Reconnects: counted apart from errors, with the time to reconnect. */
+        json_t *rc = json_object_get(root, "reconnect");
+        CHECK(json_is_true(json_object_get(rc, "enabled")));
+        CHECK_EQ_INT(json_integer_value(json_object_get(rc, "disconnects")), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(rc, "time_p50_us")), 80000);
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(rc, "causes"), "close_1001")), 0);
+        CHECK(json_is_true(json_object_get(json_object_get(root, "config"), "reconnect")));
+        CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(json_object_get(root, "config"), "token_via"),
+                                                      0)), "header");
+        CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(root, "publishes"), "seq_conflicts")), 0);
         json_t *lat = json_object_get(json_object_get(root, "latency"), "latency");
         CHECK_EQ_INT(json_integer_value(json_object_get(lat, "count")), 1000);
         CHECK_EQ_INT(json_integer_value(json_object_get(lat, "max")), 10000);
@@ -334,6 +414,27 @@ test_json_report(void)
     fclose(f);
     CHECK(strstr(text, "missing 2") != NULL);
     CHECK(strstr(text, "FAIL missing=0") != NULL);
+    CHECK(strstr(text, "reconnects") == NULL); /* nothing was lost */
+    free(text);
+
+    /* Connections lost and survived: a reconnects line with the causes. */
+    r.counts.c[LT_C_DISCONNECTS] = 3;
+    r.counts.c[LT_C_RECONNECTS] = 3;
+    r.counts.c[LT_C_RESENT] = 5;
+    r.counts.c[LT_C_DEDUPED] = 2;
+    r.counts.retried[LT_E_CLOSE_1001] = 2;
+    r.counts.retried[LT_E_LOST] = 1;
+    lt_report_compute(&rep);
+    CHECK_EQ_INT(rep.sum.errors, 0);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    lt_report_print(&rep, f);
+    fclose(f);
+    CHECK(strstr(text, "3 connections lost, 3 rejoined") != NULL);
+    CHECK(strstr(text, "close_1001=2") != NULL);
+    CHECK(strstr(text, "connection_lost=1") != NULL);
+    CHECK(strstr(text, "5 publishes resent with their cid (2 already stored)") != NULL);
+    CHECK(strstr(text, "  reconnect     p50") != NULL);
     free(text);
     lt_series_free(&s);
     lt_results_free(&r);
@@ -347,6 +448,9 @@ test_html_report(void)
     lt_series s;
     lt_report rep;
     make_report(&cfg, &r, &s, &rep, "errors=0");
+    r.counts.c[LT_C_DISCONNECTS] = 3;
+    r.counts.retried[LT_E_CLOSE_1001] = 3;
+    lt_report_compute(&rep);
     CHECK_EQ_INT(rep.exit_code, 0);
     char *text = NULL;
     size_t len = 0;
@@ -359,6 +463,9 @@ test_html_report(void)
     for (const char *p = text; (p = strstr(p, "<svg")); p++) svgs++;
     CHECK_EQ_INT(svgs, 5); /* 2 by percentile, throughput, connections, latency per second */
     CHECK(strstr(text, "<polyline") != NULL);
+    CHECK(strstr(text, "3 connections lost") != NULL);
+    CHECK(strstr(text, "close_1001 3") != NULL);
+    CHECK(strstr(text, "Connect, reconnect and catch-up time") != NULL);
     /* Self-contained: no scripts, links or fetched resources. */
     CHECK(strstr(text, "<script") == NULL);
     CHECK(strstr(text, "src=") == NULL);

@@ -57,6 +57,15 @@ test_valid(void)
     CHECK(s.c[3].op == LT_SLO_GT);
     CHECK_EQ_INT(s.c[4].hist, LT_H_LATENCY);
 
+    CHECK_EQ_INT(lt_slo_parse("reconnect.p99<2s,reconnects>0", &s, err, sizeof(err)), 0);
+    CHECK_EQ_INT(s.n, 2);
+    CHECK(s.c[0].is_latency);
+    CHECK_EQ_INT(s.c[0].hist, LT_H_RECONNECT);
+    CHECK(s.c[0].limit == 2e6);
+    CHECK(!s.c[1].is_latency);
+    CHECK_EQ_INT(s.c[1].count, LT_M_RECONNECTS);
+    CHECK(s.c[1].op == LT_SLO_GT);
+
     CHECK_EQ_INT(lt_slo_parse("dups=0,reorders=0,missing=0,extra<=10,failed=0,unacked=0,not_caught_up=0,max<1s",
                               &s, err, sizeof(err)), 0);
     CHECK_EQ_INT(s.n, 8);
