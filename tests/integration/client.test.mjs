@@ -280,7 +280,8 @@ describe('ChorusClient against two gateways', () => {
     const ack = await p;
     assert.equal(ack.seq, 1);
     await hb.publish('message.create', { text: 'next' });
-    await waitFor(() => ra.events.length === 2, { what: 'sara resumed' });
+    // The ack can reach tom before the event itself does: wait for both sides.
+    await waitFor(() => ra.events.length === 2 && rb.events.length === 2, { what: 'sara resumed, tom has both' });
     assertSeqs(ra.events, 1, 2, 'publisher');
     assertSeqs(rb.events, 1, 2, 'observer');
     assert.deepEqual(rb.events.map((e) => e.cid).filter((c) => c === 'lost-ack'), ['lost-ack']);
