@@ -190,6 +190,13 @@ export class Workspace extends Emitter {
     if (ev.seq > u.last) u.last = ev.seq;
     if (u.epoch === null && ev.epoch !== undefined) u.epoch = ev.epoch;
     this.unread.set(room, u);
+    // One's own message is read by definition: when everything before it
+    // was read, the marker moves past it (also when its event arrives after
+    // the user left the room).
+    if (String(ev.author) === String(this.session.userId) && u.read === ev.seq - 1) {
+      this.markRead(room, ev.seq, ev.epoch);
+      return;
+    }
     this.emit('unread', room);
   }
 

@@ -467,8 +467,10 @@ class ChatView {
   }
 
   buildEditor(m, compact) {
+    // A draft typed before a re-render rebuilt the editor is kept.
+    const draft = this.editDraft?.seq === m.seq ? this.editDraft.text : null;
     const ta = h('textarea', {
-      class: 'edit-input', value: m.text ?? '', rows: 2,
+      class: 'edit-input', value: draft ?? m.text ?? '', rows: 2,
       attrs: { 'aria-label': 'Edit message', maxlength: MAX_TEXT * 2 },
     });
     const save = () => {
@@ -500,12 +502,20 @@ class ChatView {
           h('span', { class: 'muted' }, h('kbd', null, 'Enter'), ' to save, ', h('kbd', null, 'Esc'), ' to cancel'),
           h('button', { type: 'button', class: 'btn btn-ghost btn-sm', on: { click: () => this.stopEdit() } }, 'Cancel'),
           h('button', { type: 'button', class: 'btn btn-primary btn-sm', on: { click: save } }, 'Save'))));
-    requestAnimationFrame(() => {
+    // Focus as soon as the editor is in the list (render() inserts it
+    // synchronously), with the caret at the end. Never later: moving the
+    // caret after the user started typing or selecting would misplace
+    // what they type next.
+    queueMicrotask(() => {
+      if (!ta.isConnected || document.activeElement === ta) return;
       ta.focus();
       ta.setSelectionRange(ta.value.length, ta.value.length);
+    });
+    requestAnimationFrame(() => autosize(ta));
+    ta.addEventListener('input', () => {
+      this.editDraft = { seq: m.seq, text: ta.value };
       autosize(ta);
     });
-    ta.addEventListener('input', () => autosize(ta));
     return el;
   }
 
@@ -626,6 +636,19 @@ class ChatView {
     this.readTimer = setTimeout(() => this.flushRead(), 250);
   }
 
+  /**
+   * The user's own event at seq is read by them: when everything before it
+   * was read, the marker moves to it, even if its event has not arrived yet
+   * (or the view was closed meanwhile), so it never counts as unread.
+   */
+  markOwnRead(seq) {
+    if (!this.model.loaded || seq <= this.lastMarked) return;
+    if (this.lastMarked < this.model.seq || seq > this.model.seq + 1) return;
+    this.lastMarked = seq;
+    if (this.scope.disposed) this.flushRead();
+    else if (!this.readTimer) this.readTimer = setTimeout(() => this.flushRead(), 250);
+  }
+
   /** Sends the pending read marker now (also when the view closes). */
   flushRead() {
     clearTimeout(this.readTimer);
@@ -726,6 +749,7 @@ class ChatView {
       // The event normally settles the entry; an ack for a seq already
       // folded (e.g. a duplicate) settles it here.
       if (ack && typeof ack.seq === 'number' && ack.seq <= this.model.seq) this.model.removePending(cid);
+      if (ack && typeof ack.seq === 'number') this.markOwnRead(ack.seq);
     }, (err) => {
       this.model.updatePending(cid, { status: 'failed', error: shortError(err), payload, kind });
     });
@@ -744,8 +768,9 @@ class ChatView {
     const cid = newCid();
     if (op === 'edit') {
       const mentions = mentionIds(text, this.ws.byUsername);
-      this.model.addPending({ cid, op: 'edit', target: seq, text, mentions });
       this.editing = null;
+      this.editDraft = null;
+      this.model.addPending({ cid, op: 'edit', target: seq, text, mentions });
       this.publish('message.edit', mentions.length ? { target_seq: seq, text, mentions } : { target_seq: seq, text }, cid);
       this.input.focus();
     } else {
@@ -755,12 +780,14 @@ class ChatView {
   }
 
   startEdit(seq) {
+    if (this.editing !== seq) this.editDraft = null;
     this.editing = seq;
     this.render();
   }
 
   stopEdit() {
     this.editing = null;
+    this.editDraft = null;
     this.render();
     this.input.focus();
   }
