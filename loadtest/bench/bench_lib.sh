@@ -496,3 +496,84 @@ bench_ratio() {
     awk -v a="$a" -v b="$b" -v l="$5" -v x="$3" -v y="$4" \
         'BEGIN { if (b > 0) printf "%s: %s / %s = %.2f\n", l, x, y, a / b }'
 }
+
+# ------------------------------------------------------------ figure tables
+# One definition per workload, shared by its script and report.sh.
+
+# Usage: bench_report_w1 SYSTEMS
+bench_report_w1() {
+    bench_table W1 "$1" \
+        deliveries_per_s:"deliveries/s" \
+        publishes_per_s:"publishes acked/s" \
+        server_cores:"server CPU (cores)" \
+        redis_cores:"Redis CPU (cores)" \
+        deliveries_per_server_cpu_s:"deliveries per server CPU-second" \
+        deliveries_per_server_redis_cpu_s:"deliveries per (server+Redis) CPU-s" \
+        p50_ms:"delivery p50 (ms)" \
+        p99_ms:"delivery p99 (ms)" \
+        max_ms:"delivery max (ms)" \
+        missing:"missing deliveries" \
+        errors:"errors" \
+        tester_cores:"tester CPU (cores)"
+    echo
+    bench_ratio W1 deliveries_per_server_cpu_s chorus nchan "deliveries per server CPU-second (aim: >= 2.00)"
+    bench_ratio W1 deliveries_per_server_redis_cpu_s chorus nchan "deliveries per (server+Redis) CPU-second"
+}
+
+# Usage: bench_report_w2 SYSTEMS
+bench_report_w2() {
+    bench_table W2 "$1" \
+        deliveries_per_s:"deliveries/s" \
+        p50_ms:"delivery p50 (ms)" \
+        p90_ms:"delivery p90 (ms)" \
+        p99_ms:"delivery p99 (ms)" \
+        p999_ms:"delivery p99.9 (ms)" \
+        max_ms:"delivery max (ms)" \
+        ack_p99_ms:"publish ack p99 (ms)" \
+        server_cores:"server CPU (cores)" \
+        redis_cores:"Redis CPU (cores)" \
+        missing:"missing deliveries" \
+        errors:"errors" \
+        tester_cores:"tester CPU (cores)"
+}
+
+# Usage: bench_report_w3 NAME SYSTEMS   (NAME: W3-<connections>)
+bench_report_w3() {
+    bench_table "$1" "$2" \
+        held:"connections held (server count)" \
+        failed:"failed connects" \
+        connects_per_s:"connect rate (/s)" \
+        connects_per_s_nojoin:"connect rate, no join (connect-storm)" \
+        connect_p99_ms:"connect p99 (ms)" \
+        connect_server_cores:"server CPU while connecting (cores)" \
+        connect_redis_cores:"Redis CPU while connecting (cores)" \
+        server_us_per_connect:"server CPU per connect (us)" \
+        server_us_per_connect_nojoin:"server CPU per connect, no join (us)" \
+        tester_cpu_s:"tester CPU, whole run (s)" \
+        rss_idle_mib:"server RSS before (MiB)" \
+        rss_held_mib:"server RSS holding them (MiB)" \
+        rss_kib_per_conn:"server RSS per connection (KiB)" \
+        pss_kib_per_conn:"server PSS per connection (KiB)" \
+        errors:"errors"
+    echo
+    bench_ratio "$1" connects_per_s chorus nchan "connect rate (aim: > 1.00)"
+}
+
+# Usage: bench_report_w4
+bench_report_w4() {
+    bench_table W4 chorus \
+        dropped:"clients dropped at once" \
+        caught_up:"caught up" \
+        not_caught_up:"not caught up" \
+        all_caught_up_s:"drop -> all caught up (s)" \
+        catchup_p50_ms:"catch-up p50 (ms)" \
+        catchup_p99_ms:"catch-up p99 (ms)" \
+        received_catchup:"events received by catch-up" \
+        gaps:"gaps" \
+        dups:"duplicates" \
+        reorders:"reorders" \
+        missing:"missing" \
+        deliveries_per_s:"deliveries/s (whole run)" \
+        errors:"errors (incl. the intended drops)" \
+        slo_pass:"SLO pass (1 = all held)"
+}

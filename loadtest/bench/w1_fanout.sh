@@ -56,19 +56,4 @@ for ((rep = 1; rep <= BENCH_REPEAT; rep++)); do
     done
 done
 
-bench_table W1 "$SYSTEMS" \
-    deliveries_per_s:"deliveries/s" \
-    publishes_per_s:"publishes acked/s" \
-    server_cores:"server CPU (cores)" \
-    redis_cores:"Redis CPU (cores)" \
-    deliveries_per_server_cpu_s:"deliveries per server CPU-second" \
-    deliveries_per_server_redis_cpu_s:"deliveries per (server+Redis) CPU-s" \
-    p50_ms:"delivery p50 (ms)" \
-    p99_ms:"delivery p99 (ms)" \
-    max_ms:"delivery max (ms)" \
-    missing:"missing deliveries" \
-    errors:"errors" \
-    tester_cores:"tester CPU (cores)"
-echo
-bench_ratio W1 deliveries_per_server_cpu_s chorus nchan "deliveries per server CPU-second (aim: >= 2.00)"
-bench_ratio W1 deliveries_per_server_redis_cpu_s chorus nchan "deliveries per (server+Redis) CPU-second"
+bench_report_w1 "$SYSTEMS"

@@ -47,16 +47,4 @@ for ((rep = 1; rep <= BENCH_REPEAT; rep++)); do
     done
 done
 
-bench_table W2 "$SYSTEMS" \
-    deliveries_per_s:"deliveries/s" \
-    p50_ms:"delivery p50 (ms)" \
-    p90_ms:"delivery p90 (ms)" \
-    p99_ms:"delivery p99 (ms)" \
-    p999_ms:"delivery p99.9 (ms)" \
-    max_ms:"delivery max (ms)" \
-    ack_p99_ms:"publish ack p99 (ms)" \
-    server_cores:"server CPU (cores)" \
-    redis_cores:"Redis CPU (cores)" \
-    missing:"missing deliveries" \
-    errors:"errors" \
-    tester_cores:"tester CPU (cores)"
+bench_report_w2 "$SYSTEMS"

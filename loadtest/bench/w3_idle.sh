@@ -164,22 +164,5 @@ for n in $COUNTS; do
 done
 
 for n in $COUNTS; do
-    bench_table "W3-$n" "$SYSTEMS" \
-        held:"connections held (server count)" \
-        failed:"failed connects" \
-        connects_per_s:"connect rate (/s)" \
-        connects_per_s_nojoin:"connect rate, no join (connect-storm)" \
-        connect_p99_ms:"connect p99 (ms)" \
-        connect_server_cores:"server CPU while connecting (cores)" \
-        connect_redis_cores:"Redis CPU while connecting (cores)" \
-        server_us_per_connect:"server CPU per connect (us)" \
-        server_us_per_connect_nojoin:"server CPU per connect, no join (us)" \
-        tester_cpu_s:"tester CPU, whole run (s)" \
-        rss_idle_mib:"server RSS before (MiB)" \
-        rss_held_mib:"server RSS holding them (MiB)" \
-        rss_kib_per_conn:"server RSS per connection (KiB)" \
-        pss_kib_per_conn:"server PSS per connection (KiB)" \
-        errors:"errors"
-    echo
-    bench_ratio "W3-$n" connects_per_s chorus nchan "connect rate (aim: > 1.00)"
+    bench_report_w3 "W3-$n" "$SYSTEMS"
 done

@@ -69,18 +69,4 @@ for ((rep = 1; rep <= BENCH_REPEAT; rep++)); do
     bench_record W4 chorus "$rep" slo_pass "$(jq -r 'if .slo.pass then 1 else 0 end' "$json")"
 done
 
-bench_table W4 chorus \
-    dropped:"clients dropped at once" \
-    caught_up:"caught up" \
-    not_caught_up:"not caught up" \
-    all_caught_up_s:"drop -> all caught up (s)" \
-    catchup_p50_ms:"catch-up p50 (ms)" \
-    catchup_p99_ms:"catch-up p99 (ms)" \
-    received_catchup:"events received by catch-up" \
-    gaps:"gaps" \
-    dups:"duplicates" \
-    reorders:"reorders" \
-    missing:"missing" \
-    deliveries_per_s:"deliveries/s (whole run)" \
-    errors:"errors (incl. the intended drops)" \
-    slo_pass:"SLO pass (1 = all held)"
+bench_report_w4
