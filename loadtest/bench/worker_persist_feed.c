@@ -26,23 +26,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "keys.h"
-
-static int64_t
-now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 usage(void)
@@ -105,14 +90,14 @@ main(int argc, char **argv)
                        ch_room_partition(room[r], strlen(room[r]), partitions));
     }
     char epoch[24];
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)wall_ms());
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)ch_wall_ms());
 
     long long sent = 0;
-    int64_t t0 = now_us();
+    int64_t t0 = ch_mono_us();
     while (sent < events) {
         long long owed;
         if (rate > 0) {
-            double el = (double)(now_us() - t0) / 1e6;
+            double el = (double)(ch_mono_us() - t0) / 1e6;
             owed = (long long)(el * rate) - sent;
             if (owed <= 0) {
                 struct timespec ts = { 0, 200000 };
@@ -125,7 +110,7 @@ main(int argc, char **argv)
         }
         if (owed > events - sent) owed = events - sent;
         char ts[24];
-        snprintf(ts, sizeof(ts), "%lld", (long long)wall_ms());
+        snprintf(ts, sizeof(ts), "%lld", (long long)ch_wall_ms());
         for (long long k = 0; k < owed; k++) {
             int r = (int)((sent + k) % rooms);
             char sq[24], cid[48], author[32], payload[192];
@@ -159,7 +144,7 @@ main(int argc, char **argv)
         }
         sent += owed;
     }
-    double secs = (double)(now_us() - t0) / 1e6;
+    double secs = (double)(ch_mono_us() - t0) / 1e6;
     printf("sent=%lld seconds=%.3f rate=%.0f\n", sent, secs, (double)sent / secs);
     free(room);
     free(stream);

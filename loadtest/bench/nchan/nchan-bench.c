@@ -57,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "lt_hist.h"
 #include "lt_rate.h"
 #include "ws_codec.h"
@@ -109,22 +110,6 @@ typedef struct {
 enum { REC_READY = 1, REC_START, REC_ACKED, REC_TOTALS, REC_FINAL };
 
 /* ------------------------------------------------------------ clocks */
-
-static int64_t
-real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 arm(struct event *ev, int64_t delay_us)
@@ -353,7 +338,7 @@ sub_event(sub *s, const ch_ws_event *ev)
     worker *w = s->w;
     switch (ev->type) {
     case CH_WS_EV_TEXT: {
-        int64_t t, now = real_us();
+        int64_t t, now = ch_wall_us();
         s->received++;
         if (s->member) w->c.received++;
         if (parse_t(ev->payload, ev->payload_len, &t) == 0) lt_hist_record_signed(&w->hist[H_LATENCY], now - t);
@@ -414,7 +399,7 @@ sub_head(sub *s, struct evbuffer *in)
     }
     s->state = ST_OPEN;
     bufferevent_set_timeouts(s->bev, NULL, NULL);
-    lt_hist_record_signed(&w->hist[H_CONNECT], mono_us() - s->t0);
+    lt_hist_record_signed(&w->hist[H_CONNECT], ch_mono_us() - s->t0);
     w->c.ready++;
     w->pending--;
     if (w->phase == PH_CONNECT) s->member = 1;
@@ -471,10 +456,10 @@ sub_start(worker *w, sub *s, uint32_t g)
     int err;
     unsigned char raw[16];
     char key[32], req[512];
-    s->t0 = mono_us();
+    s->t0 = ch_mono_us();
     s->state = ST_CONNECTING;
     w->pending++;
-    if (!w->c.connect_first_us) w->c.connect_first_us = real_us();
+    if (!w->c.connect_first_us) w->c.connect_first_us = ch_wall_us();
     s->bev = open_socket(w, g, &err);
     if (!s->bev) {
         sub_down(s, err);
@@ -558,7 +543,7 @@ pconn_done(pconn *pc)
     if (pc->status == 201 || pc->status == 202) {
         w->c.acked++;
         w->room_acked[pc->p->room]++;
-        lt_hist_record_signed(&w->hist[H_ACK], real_us() - pc->intended);
+        lt_hist_record_signed(&w->hist[H_ACK], ch_wall_us() - pc->intended);
     } else {
         w->c.err[E_PUB_STATUS]++;
     }
@@ -631,7 +616,7 @@ pconn_start(worker *w, pconn *pc, uint32_t g)
     int err;
     pc->state = ST_CONNECTING;
     w->pending++;
-    if (!w->c.connect_first_us) w->c.connect_first_us = real_us();
+    if (!w->c.connect_first_us) w->c.connect_first_us = ch_wall_us();
     pc->bev = open_socket(w, g, &err);
     if (!pc->bev) {
         pconn_down(pc, err);
@@ -655,7 +640,7 @@ pub_pump(pub *p)
 {
     worker *w = p->w;
     if (w->phase != PH_RUN) return;
-    int64_t now = real_us();
+    int64_t now = ch_wall_us();
     if (now >= w->end_us) return;
     pconn *pc;
     if (cfg.rate <= 0) {
@@ -708,7 +693,7 @@ settled(worker *w)
 {
     if (w->phase != PH_CONNECT) return;
     if (++w->settled < w->total) return;
-    w->c.connect_last_us = real_us();
+    w->c.connect_last_us = ch_wall_us();
     w->phase = PH_READY;
     send_rec(w->to_parent, REC_READY, &w->c, sizeof(w->c));
 }
@@ -776,10 +761,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     switch (w->phase) {
     case PH_RUN: /* the end time */
         w->phase = PH_ACKS;
-        w->deadline = mono_us() + ACK_WAIT_US;
+        w->deadline = ch_mono_us() + ACK_WAIT_US;
         /* fall through */
     case PH_ACKS:
-        if (w->inflight && mono_us() < w->deadline) {
+        if (w->inflight && ch_mono_us() < w->deadline) {
             arm(w->timer, CHECK_US);
             return;
         }
@@ -787,10 +772,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
         send_rec(w->to_parent, REC_ACKED, w->room_acked, sizeof(uint64_t) * (size_t)cfg.rooms);
         if (recv_rec(w->from_parent, REC_TOTALS, w->totals, sizeof(uint64_t) * (size_t)cfg.rooms) < 0) exit(1);
         w->phase = PH_DRAIN;
-        w->deadline = mono_us() + (int64_t)(cfg.drain * 1e6);
+        w->deadline = ch_mono_us() + (int64_t)(cfg.drain * 1e6);
         /* fall through */
     case PH_DRAIN:
-        if (!drained(w) && mono_us() < w->deadline) {
+        if (!drained(w) && ch_mono_us() < w->deadline) {
             arm(w->timer, CHECK_US);
             return;
         }
@@ -817,9 +802,9 @@ on_parent(evutil_socket_t fd, short what, void *arg)
     for (uint32_t i = 0; i < w->npubs; i++) {
         pub *p = &w->pubs[i];
         lt_rate_init(&p->rate, w->start_us, w->end_us, per_pub, (double)p->idx / (double)cfg.publishers);
-        arm(p->timer, w->start_us - real_us());
+        arm(p->timer, w->start_us - ch_wall_us());
     }
-    arm(w->timer, w->end_us - real_us());
+    arm(w->timer, w->end_us - ch_wall_us());
 }
 
 static int
@@ -831,7 +816,7 @@ run_worker(int index, int to_parent, int from_parent)
     w->index = index;
     w->to_parent = to_parent;
     w->from_parent = from_parent;
-    w->rng = (uint64_t)real_us() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
+    w->rng = (uint64_t)ch_wall_us() ^ ((uint64_t)getpid() << 32) ^ UINT64_C(0x9e3779b97f4a7c15);
     w->hs_timeout.tv_sec = (time_t)cfg.handshake_timeout;
     w->hs_timeout.tv_usec = (suseconds_t)((cfg.handshake_timeout - (double)(time_t)cfg.handshake_timeout) * 1e6);
     for (int i = 0; i < H_COUNT; i++) lt_hist_reset(&w->hist[i]);
@@ -886,7 +871,7 @@ run_worker(int index, int to_parent, int from_parent)
     w->phase = PH_CONNECT;
     if (w->total == 0) {
         w->phase = PH_READY;
-        w->c.connect_first_us = w->c.connect_last_us = real_us();
+        w->c.connect_first_us = w->c.connect_last_us = ch_wall_us();
         send_rec(to_parent, REC_READY, &w->c, sizeof(w->c));
     }
     pump(w);
@@ -1063,7 +1048,7 @@ main(int argc, char **argv)
     fprintf(stderr, "nchan-bench: %" PRIu64 " connections ready, %" PRIu64 " failed in %.2fs\n", ready, failed,
             (last - first) / 1e6);
     int64_t t[2];
-    t[0] = real_us() + 300000;
+    t[0] = ch_wall_us() + 300000;
     t[1] = t[0] + (int64_t)(cfg.duration * 1e6);
     for (int i = 0; i < nprocs; i++) send_rec(down[i][1], REC_START, t, sizeof(t));
 
