@@ -6,7 +6,7 @@
 // Covers: form validation and API errors on register and sign-in, sign-out
 // and the redirect to sign-in, members and roles (invite, change role,
 // remove, leave) with the errors the role rules produce, a removed member
-// cut off from a room live, rooms of other kinds listed as coming soon, and
+// cut off from a room live, rooms of other kinds opening in their own apps, and
 // the connection banner: offline while the browser has no network, and with
 // every gateway down the app says it is reconnecting, keeps a message as
 // pending, and sends it once they are back.
@@ -145,7 +145,7 @@ h.itest('members and roles: invite, change roles, remove; forbidden actions expl
   for (const p of [O, D, M]) assert.deepEqual(unexpected(p), [], `${p.label} had page errors`);
 });
 
-h.itest('a removed member is cut off from the room live; other room kinds are listed as coming soon', { timeout: 45000 }, async () => {
+h.itest('a removed member is cut off from the room live; a whiteboard opens in its own app', { timeout: 45000 }, async () => {
   // Mia is in #general when the owner removes her.
   await M.goto(M.appBase + `#/w/${wsId}`);
   await app.openRoom(M, 'general');
@@ -165,8 +165,8 @@ h.itest('a removed member is cut off from the room live; other room kinds are li
   await O.getByLabel('Room kind').selectOption('whiteboard');
   await O.getByRole('button', { name: 'Create room' }).click();
   await O.getByRole('heading', { name: 'Sketches' }).waitFor();
-  await O.getByText('coming soon', { exact: false }).first().waitFor();
-  await O.locator('.sidebar a[data-kind="whiteboard"]', { hasText: 'Sketches' }).locator('.tag', { hasText: 'Soon' }).waitFor();
+  await O.locator('.wb-app[data-room^="whiteboard."]').waitFor();
+  await O.locator('.sidebar a[data-kind="whiteboard"]', { hasText: 'Sketches' }).waitFor();
 });
 
 h.itest('offline and reconnecting banners; a message written with every gateway down is sent once they are back', { timeout: 60000 }, async () => {

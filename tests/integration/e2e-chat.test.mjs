@@ -78,7 +78,7 @@ h.itest('register both users, create a workspace, invite, chat both ways across 
   assert.match(note, new RegExp(`@${BOB.username} was added as member`));
   await A.locator(`.member-row[data-username="${BOB.username}"]`).waitFor();
 
-  // A second chat room and a board (listed as coming soon).
+  // A second chat room and a board (it opens in the board app).
   await A.getByRole('link', { name: 'Design team' }).first().click();
   await A.getByLabel('Room name').fill('random');
   await A.getByRole('button', { name: 'Create room' }).click();
@@ -87,7 +87,7 @@ h.itest('register both users, create a workspace, invite, chat both ways across 
   await A.getByLabel('Room name').fill('Roadmap');
   await A.getByLabel('Room kind').selectOption('board');
   await A.getByRole('button', { name: 'Create room' }).click();
-  await A.getByText('coming soon', { exact: false }).first().waitFor();
+  await A.locator('.board-app[data-room^="board."]').waitFor();
   await A.locator('.sidebar a', { hasText: 'Design team' }).first().click();
   await A.locator('.room-card', { hasText: 'Roadmap' }).waitFor();
 

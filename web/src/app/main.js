@@ -11,9 +11,11 @@ import { emptyState, spinner } from './ui.js';
 import { loginView, registerView } from './views/auth.js';
 import { chatView } from './views/chat.js';
 import { membersView } from './views/members.js';
-import { comingSoonView, roomsView } from './views/rooms.js';
+import { roomNotFoundView, roomsView } from './views/rooms.js';
 import { workspaceShell } from './views/shell.js';
 import { workspacesView } from './views/workspaces.js';
+import { boardView } from './board/view.js';
+import { whiteboardView } from './whiteboard/view.js';
 import { Workspace } from './workspace.js';
 
 const root = document.getElementById('app');
@@ -103,8 +105,14 @@ async function route() {
     key = r.room;
     pane = chatView(session, ws, r.room, paneScope);
   } else {
+    // A board or whiteboard: each kind opens in its own app.
     key = r.room;
-    pane = comingSoonView(session, ws, r.room);
+    const room = ws.room(r.room);
+    if (room) document.title = `${room.name} — ${ws.info.name} — Chorus`;
+    if (room?.kind === 'board') pane = boardView(session, ws, r.room, paneScope);
+    else if (room?.kind === 'whiteboard') pane = whiteboardView(session, ws, r.room, paneScope);
+    else if (room?.kind === 'chat') return navigate(paths.chat(ws.id, room.id), { replace: true });
+    else pane = roomNotFoundView(ws);
   }
   shell.setCurrent(key);
   replace(shell.main, pane);

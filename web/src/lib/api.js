@@ -410,10 +410,12 @@ export class ChorusApi extends EventTarget {
   /**
    * GET /rooms/{room}/events → {events, epoch, has_more} (ascending seq)
    * @param {string} room
-   * @param {{before?: number, after?: number, limit?: number, epoch?: number}} [opts]
+   * `card` (boards only) keeps the events about that card: card.* events
+   * whose payload.id is it and comment.* events whose payload.card is it.
+   * @param {{before?: number, after?: number, limit?: number, epoch?: number, card?: string}} [opts]
    */
-  history(room, { before, after, limit, epoch } = {}) {
-    return this.request('GET', `/rooms/${seg(room)}/events${query({ before, after, limit, epoch })}`);
+  history(room, { before, after, limit, epoch, card } = {}) {
+    return this.request('GET', `/rooms/${seg(room)}/events${query({ before, after, limit, epoch, card })}`);
   }
 
   /** GET /rooms/{room}/snapshot → {room, kind, seq, epoch, state} (fits ChorusClient's loadSnapshot) */
@@ -434,6 +436,24 @@ export class ChorusApi extends EventTarget {
     if (cid !== undefined) body.cid = cid;
     return this.request('POST', `/rooms/${seg(room)}/events`, body);
   }
+
+  // ------------------------------------------------------------ named versions
+
+  /** GET /rooms/{room}/versions → {versions: [{id, room, epoch, seq, name, created_by, created_at}]} newest first */
+  versions(room) { return this.request('GET', `/rooms/${seg(room)}/versions`); }
+
+  /** POST /rooms/{room}/versions with {name, seq?} (default: the current seq) → {version} */
+  createVersion(room, name, seq = undefined) {
+    const body = { name };
+    if (seq !== undefined) body.seq = seq;
+    return this.request('POST', `/rooms/${seg(room)}/versions`, body);
+  }
+
+  /** GET /rooms/{room}/versions/{id} → {version: {..., state}} (the room's state as of the version's seq) */
+  version(room, id) { return this.request('GET', `/rooms/${seg(room)}/versions/${seg(id)}`); }
+
+  /** DELETE /rooms/{room}/versions/{id} → null (its creator, admins and owners) */
+  deleteVersion(room, id) { return this.request('DELETE', `/rooms/${seg(room)}/versions/${seg(id)}`); }
 
   // ------------------------------------------------------------ cards
 

@@ -7,8 +7,8 @@ import { alertBox, busy, emptyState } from '../ui.js';
 
 const KINDS = [
   ['chat', 'Chat room', 'hash', 'Conversations in real time.'],
-  ['board', 'Kanban board', 'board', 'Cards and columns — coming soon in this app.'],
-  ['whiteboard', 'Whiteboard', 'pen', 'Draw together — coming soon in this app.'],
+  ['board', 'Kanban board', 'board', 'Cards and columns, moved live.'],
+  ['whiteboard', 'Whiteboard', 'pen', 'Draw together on a shared canvas.'],
 ];
 const KIND = Object.fromEntries(KINDS.map(([k, label, ic, text]) => [k, { label, icon: ic, text }]));
 
@@ -57,7 +57,7 @@ export function roomsView(session, ws, scope) {
         h('span', { class: ['room-card-icon', `kind-${r.kind}`] }, icon(k.icon, 18)),
         h('span', { class: 'room-card-body' },
           h('strong', null, r.name),
-          h('span', { class: 'muted' }, r.kind === 'chat' ? k.label : `${k.label} \u00b7 coming soon`)),
+          h('span', { class: 'muted' }, k.label)),
         unread ? h('span', { class: 'unread' }, String(unread)) : null);
     }));
   };
@@ -79,21 +79,11 @@ export function roomsView(session, ws, scope) {
       list));
 }
 
-/** A room of a kind this app does not open yet. */
-export function comingSoonView(session, ws, roomId) {
-  const room = ws.room(roomId);
-  if (!room) {
-    return h('div', { class: 'pane pane-center' }, emptyState({
-      iconName: 'alert', title: 'Room not found',
-      text: 'It may have been archived, or the link is wrong.',
-      action: h('a', { class: 'btn btn-secondary', href: href(paths.workspace(ws.id)) }, 'Back to rooms'),
-    }));
-  }
-  const k = KIND[room.kind] ?? { label: room.kind, icon: 'layers' };
+/** A room link that names no live room of this workspace. */
+export function roomNotFoundView(ws) {
   return h('div', { class: 'pane pane-center' }, emptyState({
-    iconName: k.icon,
-    title: room.name,
-    text: `${k.label}s open in their own app, coming soon. The room exists and keeps its history; chat rooms work here today.`,
+    iconName: 'alert', title: 'Room not found',
+    text: 'It may have been archived, or the link is wrong.',
     action: h('a', { class: 'btn btn-secondary', href: href(paths.workspace(ws.id)) }, icon('back', 16), 'Back to rooms'),
   }));
 }

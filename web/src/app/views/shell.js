@@ -65,7 +65,7 @@ export function workspaceShell(session, ws, scope) {
     },
     icon(KIND_ICON[r.kind] ?? 'hash', 16),
     h('span', { class: 'nav-label' }, r.name),
-    r.kind === 'chat' ? badge : h('span', { class: 'tag' }, 'Soon')));
+    r.kind === 'chat' ? badge : null));
   };
 
   const renderUnread = () => {
