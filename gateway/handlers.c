@@ -4,7 +4,11 @@
  *
  * A durable publish is acknowledged only after Redis replied to publish.lua,
  * so an ack means "sequenced and stored in Redis with seq N" (what that
- * survives depends on Redis's appendfsync, see docs/protocol.md). Publishes
+ * survives depends on Redis's appendfsync, see docs/protocol.md). The
+ * script also enforces the room's access list and the role the event needs
+ * (common/policy.h): a refusal is answered with "forbidden" and takes no
+ * seq; a publisher who is no longer on the list also loses the room, as if
+ * the worker's kick had arrived. Publishes
  * and direct messages draw from a per-connection token bucket; a client that
  * keeps sending after being refused is closed with 1008.
  */
@@ -18,11 +22,14 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 
 /* Context of a durable publish; owns a session reference. */
 typedef struct {
     gw_session *s;
     uint64_t t0_us;
+    uint32_t gen;              /* the publisher's membership, to end it if refused */
+    const char *refusal;       /* static: what a role refusal says (policy.h) */
     char id[CH_REQID_MAX + 3];
     char room[CH_ROOM_MAX + 1];
     char cid[CH_CID_MAX + 1];
@@ -63,6 +70,25 @@ joined_member(gw_session *s, const ch_request *req)
     return m;
 }
 
+/* publish.lua refused the event (reply "FORBIDDEN member|role"): tells the
+ * client, and ends the membership of a publisher who is off the list. */
+static void
+publish_refused(publish_ctx *p, const redisReply *reply)
+{
+    gw_session *s = p->s;
+    int not_member = reply->len >= 16 && strncmp(reply->str, "FORBIDDEN member", 16) == 0;
+
+    GW_INC(publish_forbidden_total);
+    if (s->state != GW_S_OPEN) return;
+    gw_session_send_error(s, p->id, CH_ERR_FORBIDDEN, not_member ? CH_NOT_A_MEMBER_MESSAGE : p->refusal,
+                          p->room);
+    gw_member *m = not_member ? gw_member_find(s, p->room) : NULL;
+    if (m && m->gen == p->gen && s->state == GW_S_OPEN) {
+        gw_session_send_error(s, "", CH_ERR_FORBIDDEN, CH_NOT_A_MEMBER_MESSAGE, p->room);
+        gw_member_leave(m);
+    }
+}
+
 static void
 on_publish_reply(redisAsyncContext *c, void *r, void *priv)
 {
@@ -71,6 +97,10 @@ on_publish_reply(redisAsyncContext *c, void *r, void *priv)
     publish_ctx *p = priv;
     gw_session *s = p->s;
 
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "FORBIDDEN", 9) == 0) {
+        publish_refused(p, reply);
+        goto out;
+    }
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
         GW_INC(publish_errors_total);
         if (reply && reply->type == REDIS_REPLY_ERROR) {
@@ -102,7 +132,7 @@ out:
 }
 
 static void
-publish_durable(gw_session *s, const ch_request *req)
+publish_durable(gw_session *s, const gw_member *m, const ch_request *req)
 {
     gw_node *n = s->node;
     ch_room_keys k;
@@ -131,18 +161,22 @@ publish_durable(gw_session *s, const ch_request *req)
     }
     p->s = s;
     p->t0_us = ch_mono_us();
+    p->gen = m->gen;
+    p->refusal = ch_event_refusal(req->room, req->kind);
     snprintf(p->id, sizeof(p->id), "%s", req->id);
     snprintf(p->room, sizeof(p->room), "%s", req->room);
     snprintf(p->cid, sizeof(p->cid), "%s", req->cid);
 
-    const char *args[15] = { k.meta, k.stream, k.persist, dedup, k.channel,
+    const char *args[18] = { k.meta, k.stream, k.persist, dedup, k.channel, k.acl,
                              prefix.data, suffix.data, window, dedup_s,
-                             req->room, s->user, req->kind, req->cid, req->payload, s->id };
-    size_t lens[15];
-    for (int i = 0; i < 15; i++) lens[i] = strlen(args[i]);
-    lens[13] = req->payload_len;
+                             req->room, s->user, req->kind, req->cid, req->payload, s->id,
+                             ch_role_name(ch_event_min_role(req->room, req->kind)),
+                             n->cfg->room_acl_required ? "1" : "0" };
+    size_t lens[18];
+    for (int i = 0; i < 18; i++) lens[i] = strlen(args[i]);
+    lens[14] = req->payload_len;
     gw_session_ref(s);
-    if (gw_broker_script(n->broker, GW_SCRIPT_PUBLISH, on_publish_reply, p, 5, 15, args, lens) < 0) {
+    if (gw_broker_script(n->broker, GW_SCRIPT_PUBLISH, on_publish_reply, p, 6, 18, args, lens) < 0) {
         gw_session_unref(s);
         free(p);
         GW_INC(publish_errors_total);
@@ -287,9 +321,9 @@ gw_handle_request(gw_session *s, ch_request *req)
         break;
     }
     case CH_REQ_PUBLISH:
-        if (!joined_member(s, req) || !rate_take(s, req)) break;
+        if (!(m = joined_member(s, req)) || !rate_take(s, req)) break;
         if (req->ephemeral) publish_ephemeral(s, req);
-        else publish_durable(s, req);
+        else publish_durable(s, m, req);
         break;
     case CH_REQ_DIRECT:
         if (!joined_member(s, req) || !rate_take(s, req)) break;

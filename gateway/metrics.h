@@ -25,7 +25,8 @@
     X(bytes_out_total, counter, "Bytes queued to WebSocket connections") \
     X(publishes_total, counter, "Durable publishes acknowledged") \
     X(publishes_ephemeral_total, counter, "Ephemeral publishes forwarded") \
-    X(publish_errors_total, counter, "Publishes refused or failed") \
+    X(publish_errors_total, counter, "Publishes that failed (Redis unavailable or the script failed)") \
+    X(publish_forbidden_total, counter, "Durable publishes refused: not on the room's access list, or a role too low") \
     X(publish_duplicates_total, counter, "Retried publishes answered with their original seq") \
     X(events_delivered_total, counter, "Events written to local sockets") \
     X(catchup_events_total, counter, "Events sent from the room stream during catch-up") \

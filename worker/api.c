@@ -85,6 +85,13 @@ static const wk_route routes[] = {
       "POST /rooms/{room}/events" },
     { htp_method_GET, "rooms/:room/snapshot", wk_h_snapshot, 1, 0, "GET /rooms/{room}/snapshot" },
     { htp_method_PUT, "rooms/:room/read", wk_h_read_marker, 1, 1, "PUT /rooms/{room}/read" },
+    { htp_method_GET, "rooms/:room/versions", wk_h_versions_list, 1, 0, "GET /rooms/{room}/versions" },
+    { htp_method_POST, "rooms/:room/versions", wk_h_version_create, 1, 1,
+      "POST /rooms/{room}/versions" },
+    { htp_method_GET, "rooms/:room/versions/:id", wk_h_version_get, 1, 0,
+      "GET /rooms/{room}/versions/{id}" },
+    { htp_method_DELETE, "rooms/:room/versions/:id", wk_h_version_delete, 1, 0,
+      "DELETE /rooms/{room}/versions/{id}" },
 
     { htp_method_GET, "boards/:room", wk_h_board_get, 1, 0, "GET /boards/{room}" },
     { htp_method_PATCH, "boards/:room", wk_h_board_update, 1, 1, "PATCH /boards/{room}" },
@@ -306,8 +313,10 @@ bad:
 
 static int hexval(char c);
 
-int
-wk_query_str(wk_req *r, const char *key, char *out, size_t n)
+/* The raw (still encoded) value of query parameter key: 1 with *v, *vlen
+ * ("" for a bare "key"), or 0 if absent. */
+static int
+query_find(const wk_req *r, const char *key, const char **v, size_t *vlen)
 {
     const char *q = r->query;
     size_t klen = strlen(key);
@@ -316,25 +325,42 @@ wk_query_str(wk_req *r, const char *key, char *out, size_t n)
         const char *amp = strchr(q, '&');
         size_t len = amp ? (size_t)(amp - q) : strlen(q);
         if (len >= klen && strncmp(q, key, klen) == 0 && (len == klen || q[klen] == '=')) {
-            const char *v = q + klen + (len > klen);
-            const char *end = q + len;
-            size_t o = 0;
-            for (; v < end; v++) {
-                char ch = *v;
-                if (ch == '+') ch = ' ';
-                else if (ch == '%' && end - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
-                    ch = (char)(hexval(v[1]) << 4 | hexval(v[2]));
-                    v += 2;
-                }
-                if (o + 1 >= n || ch == '\0') return 0;
-                out[o++] = ch;
-            }
-            out[o] = '\0';
+            *v = q + klen + (len > klen);
+            *vlen = len - klen - (len > klen);
             return 1;
         }
         q = amp ? amp + 1 : NULL;
     }
     return 0;
+}
+
+int
+wk_query_has(wk_req *r, const char *key)
+{
+    const char *v;
+    size_t vlen;
+    return query_find(r, key, &v, &vlen);
+}
+
+int
+wk_query_str(wk_req *r, const char *key, char *out, size_t n)
+{
+    const char *v, *end;
+    size_t vlen, o = 0;
+
+    if (!query_find(r, key, &v, &vlen)) return 0;
+    for (end = v + vlen; v < end; v++) {
+        char ch = *v;
+        if (ch == '+') ch = ' ';
+        else if (ch == '%' && end - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+            ch = (char)(hexval(v[1]) << 4 | hexval(v[2]));
+            v += 2;
+        }
+        if (o + 1 >= n || ch == '\0') return 0;
+        out[o++] = ch;
+    }
+    out[o] = '\0';
+    return 1;
 }
 
 /* ------------------------------------------------------------ shared lookups */

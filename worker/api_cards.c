@@ -141,7 +141,7 @@ card_publish(wk_dbc *c, wk_req *r, board_ctx *b, const char *kind, json_t *paylo
         wk_fail(r, 500, "internal", "out of memory", NULL);
         return -1;
     }
-    rc = wk_publish(c, r, b->rm.id, kind, cid, text, strlen(text), &pub);
+    rc = wk_publish(c, r, &b->rm, kind, cid, text, strlen(text), &pub);
     free(text);
     if (rc < 0) return -1;
     if (pub.epoch != b->epoch) {

@@ -1,8 +1,9 @@
 /*
  * api_internal.h — what the API's files share (api.c routes and serves;
- * api_auth.c, api_workspaces.c, api_rooms.c, api_cards.c handle; api_acl.c
- * keeps the gateways' room access lists; api_state.c publishes and folds
- * room state). Not for other modules: they use api.h.
+ * api_auth.c, api_workspaces.c, api_rooms.c, api_cards.c and
+ * api_versions.c handle; api_acl.c keeps the gateways' room access lists;
+ * api_state.c publishes and folds room state). Not for other modules: they
+ * use api.h.
  *
  * Threads: a request is parsed and authenticated on the loop thread, then
  * its handler runs on a database thread (db.h) with the request's wk_req,
@@ -128,6 +129,8 @@ int wk_query_int(wk_req *r, const char *key, long long min, long long max, long 
 /* A query parameter as text (percent-decoded, at most n-1 bytes): 1, or 0
  * if absent or too long. */
 int wk_query_str(wk_req *r, const char *key, char *out, size_t n);
+/* 1 if the query string has the parameter key (with a value or not). */
+int wk_query_has(wk_req *r, const char *key);
 
 /* --- shared lookups (database thread) ------------------------------------ */
 
@@ -189,10 +192,13 @@ typedef struct {
     int duplicate;
 } wk_published;
 
-/* Publishes one durable event through publish.lua, exactly as a gateway
- * would (author = uid, session "api"). payload is JSON text. 0, or -1
- * with the reply set (503). */
-int wk_publish(wk_dbc *c, wk_req *r, const char *room, const char *kind, const char *cid,
+/* Publishes one durable event in room rm (loaded by wk_room_access, so
+ * rm->role is the caller's) through publish.lua, exactly as a gateway
+ * would (author = uid, session "api"), after checking the event rules of
+ * common/policy.h. payload is JSON text. 0, or -1 with the reply set (403
+ * when the role is too low or the room's access list no longer holds the
+ * caller, 503). */
+int wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char *cid,
                const char *payload, size_t payload_len, wk_published *out);
 
 /* The room's current epoch and seq in Redis, starting its epoch (as
@@ -226,10 +232,19 @@ void wk_cid_new(char out[32]);
 json_t *wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind,
                       long long *epoch);
 
-/* Folds the Redis stream's events after the state's seq up to upto (and
- * further if present) into state. When watch > 0, *watch_rc receives
- * wk_reduce's result for the event with that seq (-2 if it was not seen).
- * 0, or -1 with the reply set. */
+/* The room's state as of seq upto (LLONG_MAX: as far as the history goes)
+ * in epoch: the newest snapshot row of that epoch at or below upto (else
+ * the empty state), the persisted events after it up to upto, then the
+ * Redis stream's. The state's "seq" is the last event folded: below upto
+ * when the history stops short of it. Owned by the caller; NULL with the
+ * reply set. */
+json_t *wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long epoch,
+                    long long upto);
+
+/* Folds the Redis stream's events after the state's seq, up to and
+ * including upto (LLONG_MAX: all of them), into state. When watch > 0,
+ * *watch_rc receives wk_reduce's result for the event with that seq (-2 if
+ * it was not seen). 0, or -1 with the reply set. */
 int wk_state_advance(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_t *state,
                      long long epoch, long long upto, long long watch, int *watch_rc);
 
@@ -266,6 +281,11 @@ void wk_h_events_list(wk_dbc *c, wk_req *r);
 void wk_h_events_publish(wk_dbc *c, wk_req *r);
 void wk_h_snapshot(wk_dbc *c, wk_req *r);
 void wk_h_read_marker(wk_dbc *c, wk_req *r);
+
+void wk_h_versions_list(wk_dbc *c, wk_req *r);
+void wk_h_version_create(wk_dbc *c, wk_req *r);
+void wk_h_version_get(wk_dbc *c, wk_req *r);
+void wk_h_version_delete(wk_dbc *c, wk_req *r);
 
 void wk_h_cards_list(wk_dbc *c, wk_req *r);
 void wk_h_card_create(wk_dbc *c, wk_req *r);

@@ -10,7 +10,8 @@
  *
  * History is what the worker has persisted to PostgreSQL (usually well
  * under a second behind Redis); a client that joins with since = the last
- * seq it read gets the rest from the gateway. Snapshots are current: see
+ * seq it read gets the rest from the gateway. A board's history can be
+ * narrowed to the events about one card (?card=<id>). Snapshots are current: see
  * api_state.c.
  */
 #include "api_internal.h"
@@ -302,20 +303,54 @@ void wk_h_board_delete(wk_dbc *c, wk_req *r) { room_delete(c, r, 1); }
 
 /* ------------------------------------------------------------ history */
 
+/* A page of history: ascending from after, or the newest page below before
+ * read backwards (and reversed by the caller). With the card filter ($6),
+ * only the events about one card, in the shape of the events_card_idx
+ * index (migrations/0003). */
+#define EVENTS_PAGE "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, cid, " \
+    "payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 AND seq < $4 "
+#define CARD_FILTER "AND (type LIKE 'card.%' OR type LIKE 'comment.%') AND (CASE WHEN type LIKE " \
+    "'card.%' THEN payload ->> 'id' ELSE payload ->> 'card' END) = $6 "
+#define ASCENDING   "ORDER BY seq LIMIT $5"
+#define DESCENDING  "ORDER BY seq DESC LIMIT $5"
+
+static const char *const history_sql[2][2] = {   /* [card filter][backwards] */
+    { EVENTS_PAGE ASCENDING, EVENTS_PAGE DESCENDING },
+    { EVENTS_PAGE CARD_FILTER ASCENDING, EVENTS_PAGE CARD_FILTER DESCENDING },
+};
+
+/* The card filter of a history request: 0 (none), 1 with the id in card,
+ * or -1 with the reply set (400). */
+static int
+history_card(wk_req *r, const wk_room *rm, char card[CH_KIND_MAX + 1])
+{
+    if (!wk_query_has(r, "card")) return 0;
+    if (strcmp(rm->kind, "board") != 0) {
+        wk_invalid(r, "card", "card filters the history of boards only");
+        return -1;
+    }
+    if (!wk_query_str(r, "card", card, CH_KIND_MAX + 1) || !ch_kind_valid(card, strlen(card))) {
+        wk_invalid(r, "card", "card must be 1 to 64 characters of A-Z a-z 0-9 _ . : -");
+        return -1;
+    }
+    return 1;
+}
+
 void
 wk_h_events_list(wk_dbc *c, wk_req *r)
 {
     wk_room rm;
     long long after = -1, before = -1, limit = HISTORY_DEFAULT, epoch = -1, seq;
-    int ha, hb, he;
-    char eb[24], ab[24], bb[24], lb[24];
+    int ha, hb, he, hc;
+    char eb[24], ab[24], bb[24], lb[24], card[CH_KIND_MAX + 1] = "";
     PGresult *res;
 
     if (wk_room_access(c, r, r->params[0], WK_ACT_VIEW, &rm) < 0) return;
     if ((ha = wk_query_int(r, "after", 0, SEQ_MAX, &after)) < 0 ||
         (hb = wk_query_int(r, "before", 1, SEQ_MAX, &before)) < 0 ||
         wk_query_int(r, "limit", 1, HISTORY_MAX, &limit) < 0 ||
-        (he = wk_query_int(r, "epoch", 0, SEQ_MAX, &epoch)) < 0)
+        (he = wk_query_int(r, "epoch", 0, SEQ_MAX, &epoch)) < 0 ||
+        (hc = history_card(r, &rm, card)) < 0)
         return;
     if (!he) {
         const char *p[1] = { rm.id };
@@ -330,17 +365,9 @@ wk_h_events_list(wk_dbc *c, wk_req *r)
     snprintf(ab, sizeof(ab), "%lld", ha ? after : 0);
     snprintf(bb, sizeof(bb), "%lld", hb ? before : SEQ_MAX);
     snprintf(lb, sizeof(lb), "%lld", limit + 1);
-    /* Ascending from after when it is given; else the newest page below
-     * before (or the newest of all), read backwards and reversed. */
-    const char *p[5] = { rm.id, eb, ab, bb, lb };
-    const char *asc = "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, cid, "
-                      "payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 "
-                      "AND seq < $4 ORDER BY seq LIMIT $5";
-    const char *desc = "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, cid, "
-                       "payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 "
-                       "AND seq < $4 ORDER BY seq DESC LIMIT $5";
+    const char *p[6] = { rm.id, eb, ab, bb, lb, card };
     int backwards = !ha;
-    res = wk_sql(c, backwards ? desc : asc, 5, p);
+    res = wk_sql(c, history_sql[hc][backwards], hc ? 6 : 5, p);
     if (!res) goto db;
     int n = PQntuples(res);
     int more = n > limit;
@@ -398,7 +425,7 @@ wk_h_events_publish(wk_dbc *c, wk_req *r)
         wk_cid_new(cidbuf);
         cid = cidbuf;
     }
-    int rc = wk_publish(c, r, rm.id, kind, cid, payload, strlen(payload), &pub);
+    int rc = wk_publish(c, r, &rm, kind, cid, payload, strlen(payload), &pub);
     free(payload);
     if (rc < 0) return;
     wk_reply(r, pub.duplicate ? 200 : 201,

@@ -4,7 +4,11 @@
  * Publishing goes through the very script the gateways run (publish.lua,
  * EVALSHA with EVAL fallback), with the event JSON halves from
  * ch_encode_event_halves, author = the user id and session "api": REST
- * and WebSocket clients see one history, sequenced once.
+ * and WebSocket clients see one history, sequenced once. The event rules
+ * of common/policy.h are checked here against the caller's role in
+ * PostgreSQL (403 before anything is sent), and again by the script against
+ * the room's access list, which has the last word: a member removed while
+ * the request ran is refused there.
  *
  * A room's current state is assembled from three sources, newest last:
  *
@@ -16,7 +20,9 @@
  * Each event is folded with the room kind's reducer (reduce.h), which
  * ignores events at or below the state's seq, so overlapping sources are
  * harmless; the Redis part is folded only while seqs stay contiguous, so
- * the result is always the exact state as of its "seq".
+ * the result is always the exact state as of its "seq". The same fold
+ * stops at any seq (wk_state_at): it then starts from the newest snapshot
+ * row at or below it, and reads no event past it, for named versions.
  *
  * The current epoch is the Redis room meta's; a room with no meta gets one
  * from wk_lua_room_init exactly as join.lua would, so the epoch returned
@@ -33,6 +39,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "policy.h"
 #include "reduce.h"
 
 #define PG_PAGE      1000   /* events per PostgreSQL page while folding */
@@ -71,16 +78,22 @@ wk_cid_new(char out[32])
 }
 
 int
-wk_publish(wk_dbc *c, wk_req *r, const char *room, const char *kind, const char *cid,
+wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char *cid,
            const char *payload, size_t payload_len, wk_published *out)
 {
     unsigned parts = r->api->cfg->partitions;
+    const char *room = rm->id;
+    ch_role need = ch_event_min_role(room, kind);
     ch_room_keys k;
     char dedup[CH_KEY_MAX], author[24], author_json[32];
     ch_buf prefix, suffix;
     redisReply *rep = NULL;
     int rc = -1;
 
+    if (!ch_role_allows((ch_role)rm->role, need)) {
+        wk_fail(r, 403, "forbidden", ch_event_refusal(room, kind), NULL);
+        return -1;
+    }
     snprintf(author, sizeof(author), "%lld", r->uid);
     snprintf(author_json, sizeof(author_json), "\"%lld\"", r->uid);
     ch_room_keys_build(&k, room, parts);
@@ -96,13 +109,22 @@ wk_publish(wk_dbc *c, wk_req *r, const char *room, const char *kind, const char 
         wk_fail(r, 500, "internal", "out of memory", NULL);
         goto out;
     }
-    const char *argv[15] = { k.meta, k.stream, k.persist, dedup, k.channel,
+    /* A list is not required here: PostgreSQL has just confirmed the
+     * membership, and a room's list, when present, still decides. */
+    const char *argv[18] = { k.meta, k.stream, k.persist, dedup, k.channel, k.acl,
                              prefix.data, suffix.data, WK_STREAM_WINDOW, WK_DEDUP_SECONDS,
-                             room, author, kind, cid, payload, WK_API_SESSION };
-    size_t lens[15];
-    for (int i = 0; i < 15; i++) lens[i] = strlen(argv[i]);
-    lens[13] = payload_len;
-    rep = wk_redis_script(c, WK_SCRIPT_PUBLISH, 5, 10, argv, lens);
+                             room, author, kind, cid, payload, WK_API_SESSION,
+                             ch_role_name(need), "0" };
+    size_t lens[18];
+    for (int i = 0; i < 18; i++) lens[i] = strlen(argv[i]);
+    lens[14] = payload_len;
+    rep = wk_redis_script(c, WK_SCRIPT_PUBLISH, 6, 12, argv, lens);
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "FORBIDDEN", 9) == 0) {
+        int not_member = strncmp(rep->str, "FORBIDDEN member", 16) == 0;
+        wk_fail(r, 403, "forbidden", not_member ? CH_NOT_A_MEMBER_MESSAGE : ch_event_refusal(room, kind),
+                NULL);
+        goto out;
+    }
     if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
         rep->element[0]->type != REDIS_REPLY_INTEGER) {
         if (rep && rep->type == REDIS_REPLY_ERROR)
@@ -175,15 +197,17 @@ wk_state_advance(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_
                  long long epoch, long long upto, long long watch, int *watch_rc)
 {
     ch_room_keys k;
-    char start[32];
+    char start[32], end[32];
 
     if (watch_rc) *watch_rc = -2;
     ch_room_keys_build(&k, room, r->api->cfg->partitions);
+    if (upto == LLONG_MAX) snprintf(end, sizeof(end), "+");
+    else snprintf(end, sizeof(end), "%lld-0", upto);
     for (;;) {
         long long have = json_integer_value(json_object_get(state, "seq"));
         if (have >= upto) return 0;
         snprintf(start, sizeof(start), "%lld-0", have + 1);
-        const char *argv[6] = { "XRANGE", k.stream, start, "+", "COUNT", STREAM_PAGE };
+        const char *argv[6] = { "XRANGE", k.stream, start, end, "COUNT", STREAM_PAGE };
         size_t lens[6];
         for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
         redisReply *rep = wk_redis(c, 6, argv, lens);
@@ -229,20 +253,19 @@ wk_state_advance(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_
 }
 
 json_t *
-wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long *epoch)
+wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long epoch,
+            long long upto)
 {
-    long long cur_seq;
-    char eb[24], sb[24];
+    char eb[24], sb[24], ub[24];
     PGresult *res;
     json_t *state = NULL;
 
-    if (room_position(c, r, room, epoch, &cur_seq) < 0)
-        return NULL;
-    snprintf(eb, sizeof(eb), "%lld", *epoch);
+    snprintf(eb, sizeof(eb), "%lld", epoch);
+    snprintf(ub, sizeof(ub), "%lld", upto);
     {
-        const char *p[2] = { room, eb };
+        const char *p[3] = { room, eb, ub };
         res = wk_sql(c, "SELECT state::text FROM snapshots WHERE room = $1 AND epoch = $2 "
-                        "ORDER BY seq DESC LIMIT 1", 2, p);
+                        "AND seq <= $3 ORDER BY seq DESC LIMIT 1", 3, p);
     }
     if (!res) goto db;
     if (PQntuples(res) == 1) {
@@ -262,18 +285,19 @@ wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long lon
         return NULL;
     }
 
-    /* Persisted events after the snapshot, a page at a time. */
+    /* Persisted events after the snapshot, up to upto, a page at a time. */
     for (;;) {
         long long have = json_integer_value(json_object_get(state, "seq"));
+        if (have >= upto) break;
         snprintf(sb, sizeof(sb), "%lld", have);
-        const char *p[3] = { room, eb, sb };
+        const char *p[4] = { room, eb, sb, ub };
         res = wk_sql(c, "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, "
                         "cid, payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 "
-                        "ORDER BY seq LIMIT " "1000", 3, p);
+                        "AND seq <= $4 ORDER BY seq LIMIT " "1000", 4, p);
         if (!res) goto db;
         int n = PQntuples(res);
         for (int i = 0; i < n; i++) {
-            json_t *ev = wk_event_from_row(res, i, room, *epoch);
+            json_t *ev = wk_event_from_row(res, i, room, epoch);
             if (!ev) continue;
             long long sq = json_integer_value(json_object_get(ev, "seq"));
             int rc = sq == have + 1 ? wk_reduce(kind, state, ev) : WK_IGNORED;
@@ -290,7 +314,7 @@ wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long lon
         PQclear(res);
         if (n < PG_PAGE) break;
     }
-    if (wk_state_advance(c, r, room, kind, state, *epoch, LLONG_MAX, 0, NULL) < 0) {
+    if (wk_state_advance(c, r, room, kind, state, epoch, upto, 0, NULL) < 0) {
         json_decref(state);
         return NULL;
     }
@@ -299,4 +323,14 @@ db:
     json_decref(state);
     wk_fail_internal(c, r);
     return NULL;
+}
+
+json_t *
+wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long *epoch)
+{
+    long long cur_seq;
+
+    if (room_position(c, r, room, epoch, &cur_seq) < 0)
+        return NULL;
+    return wk_state_at(c, r, room, kind, *epoch, LLONG_MAX);
 }

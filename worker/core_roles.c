@@ -3,27 +3,23 @@
  */
 #include "core_roles.h"
 
-#include <string.h>
+#include "policy.h"
+
+/* A workspace role and the role of common/policy.h are the same scale. */
+_Static_assert((int)WK_ROLE_NONE == (int)CH_ROLE_NONE && (int)WK_ROLE_MEMBER == (int)CH_ROLE_MEMBER &&
+               (int)WK_ROLE_ADMIN == (int)CH_ROLE_ADMIN && (int)WK_ROLE_OWNER == (int)CH_ROLE_OWNER,
+               "wk_role and ch_role must agree");
 
 wk_role
 wk_role_parse(const char *s)
 {
-    if (!s) return WK_ROLE_NONE;
-    if (strcmp(s, "owner") == 0) return WK_ROLE_OWNER;
-    if (strcmp(s, "admin") == 0) return WK_ROLE_ADMIN;
-    if (strcmp(s, "member") == 0) return WK_ROLE_MEMBER;
-    return WK_ROLE_NONE;
+    return (wk_role)ch_role_parse(s);
 }
 
 const char *
 wk_role_name(wk_role r)
 {
-    switch (r) {
-    case WK_ROLE_OWNER: return "owner";
-    case WK_ROLE_ADMIN: return "admin";
-    case WK_ROLE_MEMBER: return "member";
-    default: return "";
-    }
+    return r == WK_ROLE_NONE ? "" : ch_role_name((ch_role)r);
 }
 
 /* The weakest role allowed to perform each action. */
@@ -35,6 +31,7 @@ static const wk_role min_role[WK_ACT_COUNT] = {
     [WK_ACT_WS_RENAME] = WK_ROLE_ADMIN,
     [WK_ACT_WS_DELETE] = WK_ROLE_OWNER,
     [WK_ACT_MEMBERS_MANAGE] = WK_ROLE_ADMIN,
+    [WK_ACT_VERSIONS_MANAGE] = WK_ROLE_ADMIN,
 };
 
 int

@@ -14,6 +14,11 @@
  *   rename the workspace                   -      yes    yes
  *   delete the workspace                   -      -      yes
  *   add members / change roles / remove    -      yes*   yes*
+ *   delete others' named versions          -      yes    yes
+ *     (anyone deletes the versions they created)
+ *
+ * Which durable events each role may publish (e.g. board columns: admins
+ * and owners) is decided by common/policy.h, shared with the gateways.
  *
  * (*) membership changes follow wk_member_add_check, wk_member_change_check
  * and wk_member_remove_check:
@@ -28,6 +33,7 @@
 #ifndef CHORUS_WK_CORE_ROLES_H
 #define CHORUS_WK_CORE_ROLES_H
 
+/* The same scale as ch_role (common/policy.h); the values agree. */
 typedef enum {
     WK_ROLE_NONE = 0,    /* not a member */
     WK_ROLE_MEMBER = 1,
@@ -43,6 +49,7 @@ typedef enum {
     WK_ACT_WS_RENAME,
     WK_ACT_WS_DELETE,
     WK_ACT_MEMBERS_MANAGE,  /* the precondition; details in the checks below */
+    WK_ACT_VERSIONS_MANAGE, /* delete named versions others created */
     WK_ACT_COUNT
 } wk_action;
 

@@ -446,9 +446,13 @@ describe('ChorusClient against two gateways', () => {
     const hp = pub.join(room, {});
     await Promise.all([hc.ready, hp.ready]);
     assert.equal(c.welcome.node, 'gw5');
+    // Watch the transitions, not the current state: the reconnect can be
+    // quick enough to leave 'reconnecting' between two polls.
+    const states = [];
+    c.addEventListener('state', (e) => states.push(e.detail.state));
     const t0 = Date.now();
     const stopping = gw5.stop();
-    await waitFor(() => c.state === 'reconnecting', { what: 'drain noticed' });
+    await waitFor(() => states.includes('reconnecting'), { what: 'drain noticed' });
     await hp.publish('message.create', { text: 'during the drain' });
     await connected(c, 'reconnected to gw2');
     const took = Date.now() - t0;

@@ -174,6 +174,10 @@ describe('worker persistence', () => {
     assert.equal(pg.psql('SELECT count(*) FROM schema_migrations', { db: 'migtest' }).rows[0], files[0]);
     const conflicts = pg.psql("SELECT to_regclass('events_conflicts') IS NOT NULL", { db: 'migtest' }).rows[0];
     assert.equal(conflicts, 't', 'migration 0002 created events_conflicts');
+    const versions3 = pg.psql("SELECT to_regclass('room_versions') IS NOT NULL AND to_regclass('events_card_idx') IS NOT NULL",
+      { db: 'migtest' }).rows[0];
+    assert.equal(versions3, 't', 'migration 0003 created room_versions and events_card_idx');
+    assert.ok(versions.length >= 3, `versions recorded: ${versions}`);
   });
 
   itest('10,000 events through two gateways land exactly once, in seq order per room', { timeout: 60000 }, async () => {

@@ -40,6 +40,7 @@ static void test_can(void)
         { WK_ACT_WS_RENAME, 0, 1, 1 },
         { WK_ACT_WS_DELETE, 0, 0, 1 },
         { WK_ACT_MEMBERS_MANAGE, 0, 1, 1 },
+        { WK_ACT_VERSIONS_MANAGE, 0, 1, 1 },
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         CHECK_EQ_INT(wk_role_can(M, table[i].act), table[i].m);
