@@ -2,8 +2,9 @@
 # shellcheck disable=SC2119 # chorus_free_port is called without its optional range
 #
 # bench_lib.sh — shared by the side-by-side benchmarks (w1_fanout.sh,
-# w2_latency.sh, w3_idle.sh, w4_reconnect.sh, run_all.sh). Sourced, never
-# executed.
+# w2_latency.sh, w3_idle.sh, w4_reconnect.sh, run_all.sh) and the browser
+# benchmarks (board_load.sh, whiteboard_render.sh: bench_browser_run).
+# Sourced, never executed.
 #
 # Each benchmark: builds a Release build in build/release if needed and
 # copies the binaries it runs into a temp folder (so a rebuild by someone
@@ -119,6 +120,15 @@ bench_build() {
         return 0
     fi
     chorus_deps_ensure "${CHORUS_PKGS_BUILD[@]}" redis-server nginx libnginx-mod-nchan jq curl
+    bench_release_build chorus-gateway chorus-loadtest
+    cp "$BENCH_BUILD/gateway/chorus-gateway" "$BENCH_BUILD/loadtest/chorus-loadtest" "$BENCH_BIN/"
+    "$BENCH_ROOT/loadtest/bench/nchan/build.sh" "$BENCH_BIN/nchan-bench"
+}
+
+# Builds targets in BENCH_BUILD, configured as Release first unless it is;
+# the log goes to $BENCH_WORK/build.log, its tail to stderr on failure.
+# Usage: bench_release_build TARGET...
+bench_release_build() {
     local type=
     if [[ -f $BENCH_BUILD/CMakeCache.txt ]]; then
         type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BENCH_BUILD/CMakeCache.txt")
@@ -127,11 +137,36 @@ bench_build() {
         chorus_info "configuring $BENCH_BUILD as Release (was: ${type:-not configured})"
         cmake -S "$BENCH_ROOT" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     fi
-    cmake --build "$BENCH_BUILD" --target chorus-gateway chorus-loadtest -j"$(nproc)" >"$BENCH_WORK/build.log" 2>&1 ||
+    chorus_info "building $* in $BENCH_BUILD"
+    cmake --build "$BENCH_BUILD" --target "$@" -j"$(nproc)" >"$BENCH_WORK/build.log" 2>&1 ||
         chorus_die "the build failed (see below); nothing was measured
 $(tail -20 "$BENCH_WORK/build.log")"
-    cp "$BENCH_BUILD/gateway/chorus-gateway" "$BENCH_BUILD/loadtest/chorus-loadtest" "$BENCH_BIN/"
-    "$BENCH_ROOT/loadtest/bench/nchan/build.sh" "$BENCH_BIN/nchan-bench"
+}
+
+# ------------------------------------------------------------- browser benchmarks
+
+# Runs a browser benchmark, loadtest/bench/NAME.mjs (see browser_bench.mjs),
+# on copies of chorus-gateway and chorus-worker: from BENCH_PREBUILT (a
+# folder holding both), else from a Release build in BENCH_BUILD. The
+# program starts its own cluster (redis, PostgreSQL, the worker, two
+# gateways, nginx) and headless Chromium, and prints the figures. Needs
+# bench_init, node, the tests/integration node_modules (npm ci there if
+# missing), redis-server, PostgreSQL, nginx and Debian's chromium.
+# Usage: bench_browser_run NAME
+bench_browser_run() {
+    local prog=$BENCH_ROOT/loadtest/bench/$1.mjs
+    [[ -f $prog ]] || chorus_die "no browser benchmark $prog"
+    if [[ -n ${BENCH_PREBUILT:-} ]]; then
+        cp "$BENCH_PREBUILT/chorus-gateway" "$BENCH_PREBUILT/chorus-worker" "$BENCH_BIN/" ||
+            chorus_die "BENCH_PREBUILT=$BENCH_PREBUILT lacks chorus-gateway or chorus-worker"
+    else
+        bench_release_build chorus-gateway chorus-worker
+        cp "$BENCH_BUILD/gateway/chorus-gateway" "$BENCH_BUILD/worker/chorus-worker" "$BENCH_BIN/"
+    fi
+    if [[ ! -d $BENCH_ROOT/tests/integration/node_modules/ws ]]; then
+        (cd "$BENCH_ROOT/tests/integration" && npm ci --no-audit --no-fund >/dev/null)
+    fi
+    CHORUS_GATEWAY_BIN=$BENCH_BIN/chorus-gateway CHORUS_WORKER_BIN=$BENCH_BIN/chorus-worker node "$prog"
 }
 
 # ------------------------------------------------------------- servers

@@ -1,6 +1,7 @@
 // whiteboard_render.mjs — the whiteboard under load, on a real cluster
-// (redis, PostgreSQL, the worker, two gateways, nginx serving web/): run
-// through whiteboard_render.sh, which builds and passes the binaries.
+// (redis, PostgreSQL, the worker, two gateways, nginx serving web/; set up
+// by browser_bench.mjs): run through whiteboard_render.sh, which builds and
+// passes the binaries.
 //
 // 1. Fills a whiteboard with WB_STROKES strokes (default 10,000: the
 //    reducer's object limit), published as stroke.add events over one
@@ -27,59 +28,22 @@
 // per stroke before the app's simplification, default 120), WB_RUNS (5), WB_DRAWERS (5), WB_SECONDS (15), WB_JSON
 // (write the figures there).
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fmt, importRepo, log, pct, runBench, sleep } from './browser_bench.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
-const IT = path.join(ROOT, 'tests', 'integration');
-const req = createRequire(path.join(IT, 'package.json'));
-const imp = (p) => import(pathToFileURL(p).href);
-
-const { default: WebSocket } = await import(pathToFileURL(req.resolve('ws')).href);
-const h = await imp(path.join(IT, 'harness.mjs'));
-const { startCluster } = await imp(path.join(IT, 'e2e', 'cluster.mjs'));
-const { launchBrowser, newUser, appUrl, closeBrowsers } = await imp(path.join(IT, 'e2e', 'browser.mjs'));
-const { ChorusClient } = await imp(path.join(ROOT, 'web', 'src', 'lib', 'client.js'));
-const { prepareStroke } = await imp(path.join(ROOT, 'web', 'src', 'app', 'whiteboard', 'geometry.js'));
+const { prepareStroke } = await importRepo('web', 'src', 'app', 'whiteboard', 'geometry.js');
 
 const STROKES = Number(process.env.WB_STROKES ?? 10000);
 const POINTS = Number(process.env.WB_POINTS ?? 120);
 const RUNS = Number(process.env.WB_RUNS ?? 5);
 const DRAWERS = Number(process.env.WB_DRAWERS ?? 5);
 const SECONDS = Number(process.env.WB_SECONDS ?? 15);
-const PASSWORD = 'correct horse battery';
 const COLORS = ['#1b1c22', '#e03131', '#f08c00', '#2f9e44', '#1971c2', '#9c36b5'];
-
-const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let rnd = 20260101;
 const rand = () => {
   rnd = (rnd * 1103515245 + 12345) % 2147483648;
   return rnd / 2147483648;
 };
-
-async function api(cluster, method, p, { token, body } = {}) {
-  const r = await cluster.api(method, p, { token, body });
-  if (r.status >= 300) throw new Error(`${method} ${p}: HTTP ${r.status} ${r.body}`);
-  return r.json;
-}
-
-function client(cluster, token, i) {
-  const gws = cluster.gateways.map((g) => g.wsUrl);
-  return new ChorusClient({
-    urls: [gws[i % gws.length]],
-    getToken: async () => token,
-    WebSocketImpl: class extends WebSocket {
-      constructor(url, protocols) { super(url, protocols, { origin: cluster.origin }); }
-    },
-  });
-}
 
 /**
  * A wobbly hand-drawn stroke: n raw pointer samples (a mouse or pen at
@@ -130,184 +94,155 @@ async function drawer(handle, i, until, stats) {
   }
 }
 
-async function main() {
-  log(`# whiteboard_render: ${STROKES} strokes x ${POINTS} points, ${RUNS} load runs, ${DRAWERS} drawers for ${SECONDS} s`);
-  const [cluster, browser] = await Promise.all([
-    startCluster({ gateways: 2, gatewayArgs: ['--publish-rate', '20000'] }),
-    launchBrowser(),
-  ]);
-  const out = { strokes: STROKES, points: POINTS, drawers: DRAWERS, seconds: SECONDS };
-  try {
-    // ---------------------------------------------------------------- setup
-    const user = `wbbench${Date.now().toString(36)}`;
-    const reg = await api(cluster, 'POST', '/auth/register', { body: { username: user, password: PASSWORD, display_name: 'Bench' } });
-    const token = reg.access_token;
-    const ws = (await api(cluster, 'POST', '/workspaces', { token, body: { name: 'Bench' } })).workspace;
-    const room = (await api(cluster, 'POST', `/workspaces/${ws.id}/rooms`, { token, body: { kind: 'whiteboard', name: 'Big whiteboard' } })).room;
-    const board = room.id;
+runBench({
+  name: 'whiteboard_render',
+  banner: `${STROKES} strokes x ${POINTS} points, ${RUNS} load runs, ${DRAWERS} drawers for ${SECONDS} s`,
+  publishRate: 20000,
+  out: { strokes: STROKES, points: POINTS, drawers: DRAWERS, seconds: SECONDS },
+  jsonEnv: 'WB_JSON',
+}, async (bench) => {
+  const { cluster, out } = bench;
+  await bench.createRoom('wbbench', 'whiteboard', 'Big whiteboard');
+  const board = bench.room.id;
 
-    // ---------------------------------------------------------------- 10,000 strokes
-    const writer = client(cluster, token, 0);
-    writer.connect();
-    const wh = writer.join(board, {});
-    await wh.ready;
-    const tc = Date.now();
-    const pubs = [];
-    let bytes = 0;
-    let published = 0;
-    for (let i = 0; i < STROKES; i++) {
-      // What the app publishes for such a stroke (geometry.js prepareStroke).
-      const pts = prepareStroke(strokePoints(POINTS, rand() * 1000, rand() * 620, 1000, 620));
-      published += pts.length;
-      const payload = {
-        id: `s${String(i).padStart(5, '0')}`,
-        points: pts,
-        color: COLORS[i % COLORS.length],
-        size: 1 + (i % 6),
-      };
-      bytes += JSON.stringify(payload).length;
-      pubs.push(wh.publish('stroke.add', payload));
-      if (pubs.length % 2000 === 0) await Promise.all(pubs.slice(-2000));
-    }
-    const acks = await Promise.all(pubs);
-    const createMs = Date.now() - tc;
-    const lastSeq = Math.max(...acks.map((a) => a.seq));
-    out.points_per_stroke = published / STROKES;
-    log(`published ${STROKES} strokes (${POINTS} raw samples each, ${fmt(published / STROKES)} points after the app's simplification; ${(bytes / 1e6).toFixed(1)} MB of payload) over WebSocket in ${createMs} ms (${fmt(STROKES / (createMs / 1000))}/s), last seq ${lastSeq}`);
-    out.create_ms = createMs;
-    out.payload_bytes = bytes;
-    await h.waitFor(async () => (await api(cluster, 'GET', `/rooms/${board}/snapshot`, { token })).seq >= lastSeq,
-      { timeoutMs: 120000, intervalMs: 500, what: 'the snapshot to include every stroke' });
-
-    if (process.env.WB_DEBUG) {
-      const raw = await cluster.api('GET', `/rooms/${board}/snapshot`, { token });
-      log(`# snapshot: ${raw.body.length} bytes: ${raw.body.slice(0, 700)}`);
-    }
-
-    // ---------------------------------------------------------------- load time
-    const { page } = await newUser(browser, 'bench');
-    const base = appUrl(cluster.url, { ws: [cluster.gateways[0].wsUrl] });
-    await page.goto(`${base}#/login`);
-    await page.getByLabel('Username').fill(user);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Your workspaces' }).waitFor();
-    const url = `${base}#/w/${ws.id}/r/${board}`;
-    const loads = [];
-    for (let r = 0; r < RUNS + 1; r++) {
-      await page.goto('about:blank');
-      if (process.env.WB_DEBUG) await page.addInitScript(() => { globalThis.__wbTrace = true; });
-      await page.goto(url);
-      await page.locator(`section.wb-app[data-room="${board}"][data-rendered="1"]`).waitFor({ timeout: 60000 });
-      const m = await page.evaluate(() => ({
-        mark: performance.getEntriesByName('wb-rendered')[0]?.startTime,
-        steps: ['wb-open', 'wb-joined', 'wb-snapshot', 'wb-model', 'wb-loaded'].map((n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN),
-        frames: performance.getEntriesByName('wb-frame').map((e) => Math.round(e.startTime)),
-        snapshotRes: performance.getEntriesByType('resource').filter((e) => e.name.includes('/snapshot')).map((e) => [e.requestStart, e.responseStart, e.responseEnd, e.transferSize]),
-        visible: window.__chorusWhiteboard.digest().visible.length,
-        stats: window.__chorusWhiteboard.stats(),
-      }));
-      if (m.visible !== STROKES) throw new Error(`the page shows ${m.visible} objects, expected ${STROKES}`);
-      if (r > 0) loads.push(m.mark); // the first load warms the HTTP cache
-      log(`  load run ${r}${r === 0 ? ' (warm-up)' : ''}: ${fmt(m.mark)} ms to wb-rendered (view opened at ${fmt(m.steps[0])}, joined ${fmt(m.steps[1])}, snapshot in ${fmt(m.steps[2])}; ${m.stats.drawn} objects drawn, full render ${fmt(m.stats.lastFullMs)} ms)`);
-      if (process.env.WB_DEBUG) log(`    snapshot request ${JSON.stringify(m.snapshotRes)} steps ${JSON.stringify(m.steps)} frames ${JSON.stringify(m.frames)}`);
-    }
-    const ls = [...loads].sort((a, b) => a - b);
-    out.load_ms = { p50: pct(ls, 50), max: ls[ls.length - 1], min: ls[0], runs: ls };
-    log(`load ${STROKES} strokes: p50 ${fmt(out.load_ms.p50)} ms from navigation to wb-rendered (min ${fmt(ls[0])}, max ${fmt(out.load_ms.max)}, ${RUNS} runs)`);
-
-    // ---------------------------------------------------------------- frame time while others draw
-    // A full board (10,000 visible objects) ignores new strokes: delete a
-    // few hundred first so that the strokes drawn below are committed.
-    const dels = [];
-    for (let i = 0; i < 300; i++) dels.push(wh.publish('object.delete', { id: `s${String(i * 31).padStart(5, '0')}` }));
-    const delSeq = Math.max(...(await Promise.all(dels)).map((a) => a.seq));
-    await page.waitForFunction((s) => window.__chorusWhiteboard.digest().seq >= s, delSeq, { timeout: 30000 });
-    writer.close();
-    const drawers = [];
-    for (let i = 0; i < DRAWERS; i++) {
-      const c = client(cluster, token, i + 1);
-      c.connect();
-      const hd = c.join(board, {});
-      drawers.push({ c, hd });
-    }
-    await Promise.all(drawers.map((d) => d.hd.ready));
-    await sleep(500);
-    await page.evaluate(() => {
-      const rec = { intervals: [], long: [], stop: false };
-      window.__frames = rec;
-      let last = performance.now();
-      const loop = (t) => {
-        rec.intervals.push(t - last);
-        last = t;
-        if (!rec.stop) requestAnimationFrame(loop);
-      };
-      requestAnimationFrame((t) => { last = t; requestAnimationFrame(loop); });
-      try {
-        const po = new PerformanceObserver((list) => { for (const e of list.getEntries()) rec.long.push(e.duration); });
-        po.observe({ type: 'longtask', buffered: false });
-        rec.po = po;
-      } catch { /* no long task API */ }
-      rec.stats0 = window.__chorusWhiteboard.stats();
-    });
-    const stats = { live: 0, cursor: 0, commits: 0, failed: 0 };
-    const until = performance.now() + SECONDS * 1000;
-    const box = await page.locator('[data-testid="wb-canvas"]').boundingBox();
-    // The page's own user draws too.
-    const self = (async () => {
-      let k = 0;
-      while (performance.now() < until - 300) {
-        const pts = strokePoints(60, 100 + rand() * 800, 100 + rand() * 400, 1000, 620).filter((_, j) => j % 3 === 0);
-        await page.mouse.move(box.x + pts[0][0], box.y + pts[0][1]);
-        await page.mouse.down();
-        for (const [x, y] of pts.slice(1)) {
-          await page.mouse.move(box.x + x, box.y + y);
-          await sleep(16);
-        }
-        await page.mouse.up();
-        k++;
-        await sleep(400);
-      }
-      return k;
-    })();
-    const ownStrokes = (await Promise.all([self, ...drawers.map((d, i) => drawer(d.hd, i, until, stats))]))[0];
-    const rec = await page.evaluate(() => {
-      const r = window.__frames;
-      r.stop = true;
-      r.po?.disconnect();
-      const s = window.__chorusWhiteboard.stats();
-      return { intervals: r.intervals, long: r.long, stats0: r.stats0, stats1: s, visible: window.__chorusWhiteboard.digest().visible.length };
-    });
-    const iv = rec.intervals.slice(2).sort((a, b) => a - b);
-    const frame = 1000 / 60;
-    let dropped = 0;
-    for (const d of rec.intervals.slice(2)) dropped += Math.max(0, Math.round(d / frame) - 1);
-    out.frames = {
-      count: iv.length,
-      p50: pct(iv, 50),
-      p99: pct(iv, 99),
-      max: iv[iv.length - 1],
-      dropped,
-      long_tasks: rec.long.length,
-      long_task_ms: rec.long.reduce((a, b) => a + b, 0),
-      full_renders: rec.stats1.fullRenders - rec.stats0.fullRenders,
-      appends: rec.stats1.appends - rec.stats0.appends,
-      own_strokes: ownStrokes,
-      others: { ...stats },
+  // ---------------------------------------------------------------- 10,000 strokes
+  const { c: writer, hd: wh } = bench.join(0);
+  await wh.ready;
+  const tc = Date.now();
+  const pubs = [];
+  let bytes = 0;
+  let published = 0;
+  for (let i = 0; i < STROKES; i++) {
+    // What the app publishes for such a stroke (geometry.js prepareStroke).
+    const pts = prepareStroke(strokePoints(POINTS, rand() * 1000, rand() * 620, 1000, 620));
+    published += pts.length;
+    const payload = {
+      id: `s${String(i).padStart(5, '0')}`,
+      points: pts,
+      color: COLORS[i % COLORS.length],
+      size: 1 + (i % 6),
     };
-    log(`while ${DRAWERS} others draw (${stats.live} live messages, ${stats.cursor} cursor moves, ${stats.commits} strokes committed) and the page's user draws ${ownStrokes} strokes, for ${SECONDS} s on a ${rec.visible}-object board:`);
-    log(`  frame time p50 ${fmt(out.frames.p50)} ms, p99 ${fmt(out.frames.p99)} ms, max ${fmt(out.frames.max)} ms over ${iv.length} frames; ${dropped} dropped frames (${fmt((100 * dropped) / Math.max(1, iv.length + dropped))}%); ${rec.long.length} long tasks (${fmt(out.frames.long_task_ms)} ms)`);
-    log(`  committed layer: ${out.frames.full_renders} full renders, ${out.frames.appends} objects appended`);
-    for (const d of drawers) d.c.close();
-  } finally {
-    await closeBrowsers();
-    await h.cleanup();
+    bytes += JSON.stringify(payload).length;
+    pubs.push(wh.publish('stroke.add', payload));
+    if (pubs.length % 2000 === 0) await Promise.all(pubs.slice(-2000));
   }
-  if (process.env.WB_JSON) fs.writeFileSync(process.env.WB_JSON, `${JSON.stringify(out, null, 2)}\n`);
-  return out;
-}
+  const acks = await Promise.all(pubs);
+  const createMs = Date.now() - tc;
+  const lastSeq = Math.max(...acks.map((a) => a.seq));
+  out.points_per_stroke = published / STROKES;
+  log(`published ${STROKES} strokes (${POINTS} raw samples each, ${fmt(published / STROKES)} points after the app's simplification; ${(bytes / 1e6).toFixed(1)} MB of payload) over WebSocket in ${createMs} ms (${fmt(STROKES / (createMs / 1000))}/s), last seq ${lastSeq}`);
+  out.create_ms = createMs;
+  out.payload_bytes = bytes;
+  await bench.waitSnapshot(lastSeq, 'the snapshot to include every stroke', { timeoutMs: 120000, intervalMs: 500 });
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
+  if (process.env.WB_DEBUG) {
+    const raw = await cluster.api('GET', `/rooms/${board}/snapshot`, { token: bench.token });
+    log(`# snapshot: ${raw.body.length} bytes: ${raw.body.slice(0, 700)}`);
+  }
+
+  // ---------------------------------------------------------------- load time
+  const { page, url } = await bench.signIn();
+  const loads = [];
+  for (let r = 0; r < RUNS + 1; r++) {
+    await page.goto('about:blank');
+    if (process.env.WB_DEBUG) await page.addInitScript(() => { globalThis.__wbTrace = true; });
+    await page.goto(url);
+    await page.locator(`section.wb-app[data-room="${board}"][data-rendered="1"]`).waitFor({ timeout: 60000 });
+    const m = await page.evaluate(() => ({
+      mark: performance.getEntriesByName('wb-rendered')[0]?.startTime,
+      steps: ['wb-open', 'wb-joined', 'wb-snapshot', 'wb-model', 'wb-loaded'].map((n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN),
+      frames: performance.getEntriesByName('wb-frame').map((e) => Math.round(e.startTime)),
+      snapshotRes: performance.getEntriesByType('resource').filter((e) => e.name.includes('/snapshot')).map((e) => [e.requestStart, e.responseStart, e.responseEnd, e.transferSize]),
+      visible: window.__chorusWhiteboard.digest().visible.length,
+      stats: window.__chorusWhiteboard.stats(),
+    }));
+    if (m.visible !== STROKES) throw new Error(`the page shows ${m.visible} objects, expected ${STROKES}`);
+    if (r > 0) loads.push(m.mark); // the first load warms the HTTP cache
+    log(`  load run ${r}${r === 0 ? ' (warm-up)' : ''}: ${fmt(m.mark)} ms to wb-rendered (view opened at ${fmt(m.steps[0])}, joined ${fmt(m.steps[1])}, snapshot in ${fmt(m.steps[2])}; ${m.stats.drawn} objects drawn, full render ${fmt(m.stats.lastFullMs)} ms)`);
+    if (process.env.WB_DEBUG) log(`    snapshot request ${JSON.stringify(m.snapshotRes)} steps ${JSON.stringify(m.steps)} frames ${JSON.stringify(m.frames)}`);
+  }
+  const ls = [...loads].sort((a, b) => a - b);
+  out.load_ms = { p50: pct(ls, 50), max: ls[ls.length - 1], min: ls[0], runs: ls };
+  log(`load ${STROKES} strokes: p50 ${fmt(out.load_ms.p50)} ms from navigation to wb-rendered (min ${fmt(ls[0])}, max ${fmt(out.load_ms.max)}, ${RUNS} runs)`);
+
+  // ---------------------------------------------------------------- frame time while others draw
+  // A full board (10,000 visible objects) ignores new strokes: delete a
+  // few hundred first so that the strokes drawn below are committed.
+  const dels = [];
+  for (let i = 0; i < 300; i++) dels.push(wh.publish('object.delete', { id: `s${String(i * 31).padStart(5, '0')}` }));
+  const delSeq = Math.max(...(await Promise.all(dels)).map((a) => a.seq));
+  await page.waitForFunction((s) => window.__chorusWhiteboard.digest().seq >= s, delSeq, { timeout: 30000 });
+  writer.close();
+  const drawers = [];
+  for (let i = 0; i < DRAWERS; i++) {
+    drawers.push(bench.join(i + 1));
+  }
+  await Promise.all(drawers.map((d) => d.hd.ready));
+  await sleep(500);
+  await page.evaluate(() => {
+    const rec = { intervals: [], long: [], stop: false };
+    window.__frames = rec;
+    let last = performance.now();
+    const loop = (t) => {
+      rec.intervals.push(t - last);
+      last = t;
+      if (!rec.stop) requestAnimationFrame(loop);
+    };
+    requestAnimationFrame((t) => { last = t; requestAnimationFrame(loop); });
+    try {
+      const po = new PerformanceObserver((list) => { for (const e of list.getEntries()) rec.long.push(e.duration); });
+      po.observe({ type: 'longtask', buffered: false });
+      rec.po = po;
+    } catch { /* no long task API */ }
+    rec.stats0 = window.__chorusWhiteboard.stats();
+  });
+  const stats = { live: 0, cursor: 0, commits: 0, failed: 0 };
+  const until = performance.now() + SECONDS * 1000;
+  const box = await page.locator('[data-testid="wb-canvas"]').boundingBox();
+  // The page's own user draws too.
+  const self = (async () => {
+    let k = 0;
+    while (performance.now() < until - 300) {
+      const pts = strokePoints(60, 100 + rand() * 800, 100 + rand() * 400, 1000, 620).filter((_, j) => j % 3 === 0);
+      await page.mouse.move(box.x + pts[0][0], box.y + pts[0][1]);
+      await page.mouse.down();
+      for (const [x, y] of pts.slice(1)) {
+        await page.mouse.move(box.x + x, box.y + y);
+        await sleep(16);
+      }
+      await page.mouse.up();
+      k++;
+      await sleep(400);
+    }
+    return k;
+  })();
+  const ownStrokes = (await Promise.all([self, ...drawers.map((d, i) => drawer(d.hd, i, until, stats))]))[0];
+  const rec = await page.evaluate(() => {
+    const r = window.__frames;
+    r.stop = true;
+    r.po?.disconnect();
+    const s = window.__chorusWhiteboard.stats();
+    return { intervals: r.intervals, long: r.long, stats0: r.stats0, stats1: s, visible: window.__chorusWhiteboard.digest().visible.length };
+  });
+  const iv = rec.intervals.slice(2).sort((a, b) => a - b);
+  const frame = 1000 / 60;
+  let dropped = 0;
+  for (const d of rec.intervals.slice(2)) dropped += Math.max(0, Math.round(d / frame) - 1);
+  out.frames = {
+    count: iv.length,
+    p50: pct(iv, 50),
+    p99: pct(iv, 99),
+    max: iv[iv.length - 1],
+    dropped,
+    long_tasks: rec.long.length,
+    long_task_ms: rec.long.reduce((a, b) => a + b, 0),
+    full_renders: rec.stats1.fullRenders - rec.stats0.fullRenders,
+    appends: rec.stats1.appends - rec.stats0.appends,
+    own_strokes: ownStrokes,
+    others: { ...stats },
+  };
+  log(`while ${DRAWERS} others draw (${stats.live} live messages, ${stats.cursor} cursor moves, ${stats.commits} strokes committed) and the page's user draws ${ownStrokes} strokes, for ${SECONDS} s on a ${rec.visible}-object board:`);
+  log(`  frame time p50 ${fmt(out.frames.p50)} ms, p99 ${fmt(out.frames.p99)} ms, max ${fmt(out.frames.max)} ms over ${iv.length} frames; ${dropped} dropped frames (${fmt((100 * dropped) / Math.max(1, iv.length + dropped))}%); ${rec.long.length} long tasks (${fmt(out.frames.long_task_ms)} ms)`);
+  log(`  committed layer: ${out.frames.full_renders} full renders, ${out.frames.appends} objects appended`);
+  for (const d of drawers) d.c.close();
 });

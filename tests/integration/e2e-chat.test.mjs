@@ -20,7 +20,9 @@ import crypto from 'node:crypto';
 import { after } from 'node:test';
 import * as h from './harness.mjs';
 import * as app from './e2e/app.mjs';
-import { appUrl, closeBrowsers, launchBrowser, newUser, screenshot } from './e2e/browser.mjs';
+import {
+  assertNoPageErrors as assertNoErrors, closeBrowsers, launchBrowser, screenshot, twoUsersOnTwoGateways,
+} from './e2e/browser.mjs';
 import { startCluster } from './e2e/cluster.mjs';
 
 const sfx = crypto.randomBytes(2).toString('hex');
@@ -28,7 +30,6 @@ const ALICE = { username: `alice${sfx}`, displayName: 'Alice Liddell' };
 const BOB = { username: `bob${sfx}`, displayName: 'Bob Builder' };
 
 let cluster;
-let browser;
 let A; // Alice's page (gateway 1)
 let B; // Bob's page (gateway 2)
 let wsId;
@@ -36,13 +37,11 @@ let apiToken; // Bob's API token, for bulk publishing
 const shots = [];
 
 h.setup(async () => {
+  let browser;
   [cluster, browser] = await Promise.all([startCluster({ gateways: 2 }), launchBrowser()]);
-  const lb = `${cluster.url.replace(/^http/, 'ws')}/ws`;
-  A = (await newUser(browser, 'alice')).page;
-  B = (await newUser(browser, 'bob')).page;
-  A.appBase = appUrl(cluster.url, { ws: [cluster.gateways[0].wsUrl, lb] });
-  B.appBase = appUrl(cluster.url, { ws: [cluster.gateways[1].wsUrl, lb] });
-  for (const p of [A, B]) p.on('dialog', (d) => { p.errors.push(`${p.label}: unexpected dialog: ${d.message()}`); d.dismiss(); });
+  const { alice, bob } = await twoUsersOnTwoGateways(cluster, browser);
+  A = alice.page;
+  B = bob.page;
 }, 90000);
 
 after(async () => {
@@ -54,12 +53,7 @@ after(async () => {
 const shot = async (page, name) => shots.push(await screenshot(page, name));
 
 /** Fails the test on page errors (console errors from a refused WebSocket to a dead gateway are expected). */
-function assertNoPageErrors(allow = []) {
-  for (const p of [A, B]) {
-    const bad = p.errors.filter((e) => !allow.some((re) => re.test(e)));
-    assert.deepEqual(bad, [], `${p.label} had page errors`);
-  }
-}
+const assertNoPageErrors = (allow) => assertNoErrors([A, B], allow);
 
 h.itest('register both users, create a workspace, invite, chat both ways across two gateways', { timeout: 60000 }, async () => {
   // The sign-in screen, as a new visitor sees it.

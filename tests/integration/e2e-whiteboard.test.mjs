@@ -18,7 +18,9 @@ import fs from 'node:fs';
 import { after } from 'node:test';
 import * as h from './harness.mjs';
 import * as app from './e2e/app.mjs';
-import { appUrl, closeBrowsers, launchBrowser, newUser, screenshot } from './e2e/browser.mjs';
+import {
+  assertNoPageErrors as assertNoErrors, closeBrowsers, launchBrowser, screenshot, twoUsersOnTwoGateways,
+} from './e2e/browser.mjs';
 import { startCluster } from './e2e/cluster.mjs';
 import * as wb from './e2e/whiteboard.mjs';
 
@@ -27,7 +29,6 @@ const ALICE = { username: `wbalice${sfx}`, displayName: 'Alice Artist' };
 const BOB = { username: `wbbob${sfx}`, displayName: 'Bob Painter' };
 
 let cluster;
-let browser;
 let A; // Alice's page (gateway 1)
 let B; // Bob's page (gateway 2)
 let actx; // Alice's browser context
@@ -44,16 +45,12 @@ const S5 = { pts: [[160, 460], [260, 500], [360, 460]], probe: [260, 500] }; // 
 const S6 = { pts: [[500, 460], [600, 500], [700, 460]], probe: [600, 500] }; // Bob, while Alice is offline
 
 h.setup(async () => {
+  let browser;
   [cluster, browser] = await Promise.all([startCluster({ gateways: 2 }), launchBrowser()]);
-  const lb = `${cluster.url.replace(/^http/, 'ws')}/ws`;
-  const a = await newUser(browser, 'alice');
-  const b = await newUser(browser, 'bob');
-  A = a.page;
-  actx = a.context;
-  B = b.page;
-  A.appBase = appUrl(cluster.url, { ws: [cluster.gateways[0].wsUrl, lb] });
-  B.appBase = appUrl(cluster.url, { ws: [cluster.gateways[1].wsUrl, lb] });
-  for (const p of [A, B]) p.on('dialog', (d) => { p.errors.push(`${p.label}: unexpected dialog: ${d.message()}`); d.dismiss(); });
+  const { alice, bob } = await twoUsersOnTwoGateways(cluster, browser);
+  A = alice.page;
+  actx = alice.context;
+  B = bob.page;
 }, 90000);
 
 after(async () => {
@@ -62,12 +59,7 @@ after(async () => {
   await h.cleanup();
 });
 
-function assertNoPageErrors(allow = []) {
-  for (const p of [A, B]) {
-    const bad = p.errors.filter((e) => !allow.some((re) => re.test(e)));
-    assert.deepEqual(bad, [], `${p.label} had page errors`);
-  }
-}
+const assertNoPageErrors = (allow) => assertNoErrors([A, B], allow);
 
 /** Both pages have folded exactly the same state. */
 async function sameState(what) {

@@ -13,6 +13,7 @@
 // build/artifacts; screenshots go to its screenshots/ folder),
 // CHORUS_DOC_SCREENSHOTS=1 (also refresh the copies in docs/screenshots/).
 
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -74,6 +75,34 @@ export async function newUser(browser, label) {
   });
   page.label = label;
   return { context, page };
+}
+
+/**
+ * Alice and Bob, each a new user (newUser), for tests where every change
+ * crosses gateways through Redis: Alice's page is pinned to gateway 1 and
+ * Bob's to gateway 2 with the ?ws= override, the load balancer being each
+ * page's fallback (page.appBase). A dialog the test did not expect is
+ * dismissed and counted in page.errors. Resolves {alice, bob}, each
+ * {context, page}.
+ */
+export async function twoUsersOnTwoGateways(cluster, browser) {
+  const lb = `${cluster.url.replace(/^http/, 'ws')}/ws`;
+  const alice = await newUser(browser, 'alice');
+  const bob = await newUser(browser, 'bob');
+  alice.page.appBase = appUrl(cluster.url, { ws: [cluster.gateways[0].wsUrl, lb] });
+  bob.page.appBase = appUrl(cluster.url, { ws: [cluster.gateways[1].wsUrl, lb] });
+  for (const p of [alice.page, bob.page]) {
+    p.on('dialog', (d) => { p.errors.push(`${p.label}: unexpected dialog: ${d.message()}`); d.dismiss(); });
+  }
+  return { alice, bob };
+}
+
+/** Fails the test on the pages' errors, except those matching one of allow (regexps). */
+export function assertNoPageErrors(pages, allow = []) {
+  for (const p of pages) {
+    const bad = p.errors.filter((e) => !allow.some((re) => re.test(e)));
+    assert.deepEqual(bad, [], `${p.label} had page errors`);
+  }
 }
 
 /** The app URL with the gateway override (?ws=...), then a hash route. */

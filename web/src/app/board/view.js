@@ -1,11 +1,11 @@
 // view.js — a kanban board room.
 //
-// Opening follows the chat view: the room handle (joined through the
-// Workspace) buffers live events while the snapshot loads; the buffered
-// events above the snapshot's seq are then folded, and a gap (or a new
-// epoch) reloads the snapshot. After a reconnect the handle resumes from
-// its last seq; when the stream no longer reaches it, onReset brings a
-// fresh snapshot.
+// Opening follows the chat view, through RoomSync (roomsync.js): live
+// events from the room handle (joined through the Workspace) are buffered
+// while the snapshot loads; the buffered events above the snapshot's seq
+// are then folded, and a gap (or a new epoch) reloads the snapshot. After
+// a reconnect the handle resumes from its last seq; when the stream no
+// longer reaches it, onReset brings a fresh snapshot.
 //
 // Every change is published with a cid and shown at once through the
 // model's optimistic overlay (model.js); it is confirmed when its event
@@ -20,6 +20,7 @@ import { emptyState, spinner, toast } from '../ui.js';
 import { randomId } from '../../lib/ids.js';
 import { between, keyForIndex } from '../../lib/positions.js';
 import { LIMITS } from '../../lib/reducers/index.js';
+import { RoomSync } from '../roomsync.js';
 import { ActivityPanel } from './activity.js';
 import { cardTile } from './cards.js';
 import { CardDialog, showConflict } from './dialog.js';
@@ -57,8 +58,17 @@ export class BoardView {
     this.scope = scope;
     this.me = session.userId;
     this.model = new BoardModel({ me: this.me });
-    this.buffer = [];
-    this.resyncing = false;
+    this.sync = new RoomSync({
+      snapshot: () => this.api.snapshot(this.roomId),
+      seq: () => this.model.seq,
+      epoch: () => this.model.epoch,
+      loadSnapshot: (snap) => this.model.loadSnapshot(snap),
+      apply: (ev) => {
+        const r = this.model.applyEvent(ev);
+        if (r.conflict) this.onConflict(r.conflict);
+      },
+      onLoadError: (err) => this.showLoadError(err),
+    }, { scope, retryMs: 500 });
     this.columnEls = new Map(); // column id -> {el, list, count, title, sig}
     this.cardEls = new Map(); // card id -> {el, card, sig}
     this.viewers = new Map(); // session -> {user, card, until}
@@ -72,7 +82,7 @@ export class BoardView {
 
     this.build();
     this.attach();
-    this.load();
+    this.sync.load();
   }
 
   get manager() { return canManage(this.ws.role); }
@@ -143,10 +153,10 @@ export class BoardView {
   attach() {
     const { scope } = this;
     const sub = this.ws.subscribe(this.roomId, {
-      onEvent: (ev) => this.onEvent(ev),
+      onEvent: (ev) => this.sync.onEvent(ev),
       onEphemeral: (ev) => this.onEphemeral(ev),
       onPresence: (p) => this.onPresence(p),
-      onReset: (snap) => this.onReset(snap),
+      onReset: (snap) => this.sync.onReset(snap),
     });
     this.handle = sub.handle;
     scope.add(sub.unsubscribe);
@@ -177,7 +187,6 @@ export class BoardView {
     this.sweepTimer = setInterval(() => this.sweepViewers(), 5000);
     scope.add(() => {
       clearInterval(this.sweepTimer);
-      clearTimeout(this.resyncTimer);
       this.dialog?.close();
     });
     this.renderAdmin();
@@ -187,96 +196,15 @@ export class BoardView {
 
   // ------------------------------------------------------------ loading and live events
 
-  async load() {
-    this.resyncing = true;
-    try {
-      const snap = await this.api.snapshot(this.roomId);
-      if (this.scope.disposed) return;
-      this.model.loadSnapshot(snap);
-      this.flushBuffer();
-    } catch (err) {
-      if (this.scope.disposed) return;
-      if (err?.status === 403 || err?.status === 404) {
-        this.blocked({ code: 'forbidden', message: describeError(err) });
-        return;
-      }
-      replace(this.loadingEl, emptyState({
-        iconName: 'alert', title: 'Could not load this board', text: describeError(err),
-        action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { replace(this.loadingEl, spinner('Loading board')); this.load(); } } }, icon('retry', 16), 'Try again'),
-      }));
-      return;
-    } finally {
-      this.resyncing = false;
-    }
-  }
-
-  flushBuffer() {
-    const buffered = this.buffer.splice(0).sort((a, b) => a.seq - b.seq);
-    for (const ev of buffered) this.applyLive(ev);
-  }
-
-  onEvent(ev) {
-    if (!this.model.loaded || this.resyncing) {
-      this.buffer.push(ev);
+  showLoadError(err) {
+    if (err?.status === 403 || err?.status === 404) {
+      this.blocked({ code: 'forbidden', message: describeError(err) });
       return;
     }
-    this.applyLive(ev);
-  }
-
-  applyLive(ev) {
-    if (typeof ev?.seq !== 'number' || ev.seq <= this.model.seq) return;
-    if (this.model.epoch !== null && ev.epoch !== undefined && ev.epoch !== this.model.epoch) {
-      this.buffer.push(ev);
-      this.resync();
-      return;
-    }
-    if (ev.seq > this.model.seq + 1) {
-      // The snapshot is behind the join point: reload rather than show a hole.
-      this.buffer.push(ev);
-      this.resync();
-      return;
-    }
-    const r = this.model.applyEvent(ev);
-    if (r.conflict) this.onConflict(r.conflict);
-  }
-
-  onReset(snap) {
-    if (snap && typeof snap === 'object' && snap.state) {
-      this.model.loadSnapshot(snap);
-      this.buffer = this.buffer.filter((ev) => ev.seq > this.model.seq);
-      this.flushBuffer();
-    } else {
-      this.resync();
-    }
-  }
-
-  async resync({ retry = false } = {}) {
-    if (this.resyncing || this.scope.disposed) return;
-    if (this.resyncTimer && !retry) return;
-    this.resyncTimer = null;
-    this.resyncing = true;
-    try {
-      const snap = await this.api.snapshot(this.roomId);
-      if (this.scope.disposed) return;
-      const epochChanged = this.model.epoch !== null && snap.epoch !== this.model.epoch;
-      if (epochChanged || snap.seq >= this.model.seq) this.model.loadSnapshot(snap);
-      this.buffer = this.buffer.filter((ev) => ev.seq > this.model.seq && (snap.epoch === undefined || ev.epoch === undefined || ev.epoch === snap.epoch));
-      this.resyncDelay = 0;
-    } catch {
-      this.resyncDelay = Math.min(10000, (this.resyncDelay || 250) * 2);
-      this.resyncTimer = setTimeout(() => this.resync({ retry: true }), this.resyncDelay);
-      return;
-    } finally {
-      this.resyncing = false;
-    }
-    const first = this.buffer.reduce((m, ev) => Math.min(m, ev.seq), Infinity);
-    if (first !== Infinity && first > this.model.seq + 1) {
-      // The snapshot has not caught up with the live stream yet.
-      this.resyncDelay = Math.min(2000, (this.resyncDelay || 100) * 2);
-      this.resyncTimer = setTimeout(() => this.resync({ retry: true }), this.resyncDelay);
-      return;
-    }
-    this.flushBuffer();
+    replace(this.loadingEl, emptyState({
+      iconName: 'alert', title: 'Could not load this board', text: describeError(err),
+      action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { replace(this.loadingEl, spinner('Loading board')); this.sync.load(); } } }, icon('retry', 16), 'Try again'),
+    }));
   }
 
   onModel(change) {

@@ -2,9 +2,10 @@
 //
 // Opening: the room snapshot (the last 200 messages, edits applied) is
 // loaded while the room handle (joined by the workspace, see workspace.js)
-// buffers live events; the buffered events above the snapshot's seq are
-// then folded in. The view shows the last 50 messages and more on
-// scroll-back: first from the loaded window, then history pages.
+// delivers live events; RoomSync (roomsync.js) buffers them and folds
+// those above the snapshot's seq, and reloads the snapshot on a gap. The
+// view shows the last 50 messages and more on scroll-back: first from the
+// loaded window, then history pages.
 //
 // Sending is optimistic: the message shows as pending at once, publish()
 // carries a cid (the client resends it with the same cid after a reconnect,
@@ -20,6 +21,7 @@ import { mentionIds, mentionQuery, renderText } from '../chat/mentions.js';
 import { ChatModel } from '../chat/model.js';
 import { TYPING_REFRESH, TypingTracker } from '../chat/typing.js';
 import { listen } from '../events.js';
+import { RoomSync } from '../roomsync.js';
 import { randomId } from '../../lib/ids.js';
 
 const GROUP_MS = 5 * 60 * 1000;
@@ -53,21 +55,30 @@ class ChatView {
     this.scope = scope;
     this.me = session.userId;
     this.nodes = new Map(); // key -> {sig, el}
-    this.buffer = []; // live events that arrived before the snapshot
     this.loadingOlder = false;
     this.editing = null; // seq being edited
     this.newBelow = 0;
     this.lastMarked = 0;
     this.sentMarked = 0;
     this.readTimer = null;
-    this.resyncing = false;
 
     this.typing = new TypingTracker(() => this.renderTyping());
     scope.add(() => this.typing.dispose());
+    this.sync = new RoomSync({
+      snapshot: () => this.session.api.snapshot(this.room.id),
+      seq: () => this.model.seq,
+      epoch: () => this.model.epoch,
+      loadSnapshot: (snap) => this.model.loadSnapshot(snap),
+      apply: (ev) => this.applyEvent(ev),
+      // The model settles one's own pending message with an event it already holds.
+      stale: (ev) => this.applyEvent(ev),
+      onLoadError: (err) => this.showLoadError(err),
+      onLoaded: (cause) => { if (cause === 'load') this.fillViewport(); },
+    }, { scope });
 
     this.build();
     this.attach();
-    this.load();
+    this.sync.load();
   }
 
   // ------------------------------------------------------------ layout
@@ -119,10 +130,10 @@ class ChatView {
   attach() {
     const { scope } = this;
     const sub = this.ws.subscribe(this.room.id, {
-      onEvent: (ev) => this.onEvent(ev),
+      onEvent: (ev) => this.sync.onEvent(ev),
       onEphemeral: (ev) => this.onEphemeral(ev),
       onPresence: () => this.renderPresence(),
-      onReset: (snap) => this.onReset(snap),
+      onReset: (snap) => this.sync.onReset(snap),
     });
     this.handle = sub.handle;
     scope.add(sub.unsubscribe);
@@ -163,92 +174,23 @@ class ChatView {
     scope.add(() => {
       if (this.typingSent) this.publishTyping(false);
       this.flushRead();
-      clearTimeout(this.resyncTimer);
     });
   }
 
   // ------------------------------------------------------------ loading
 
-  async load() {
-    this.resyncing = true;
-    try {
-      const snap = await this.session.api.snapshot(this.room.id);
-      if (this.scope.disposed) return;
-      this.model.loadSnapshot(snap);
-      this.flushBuffer();
-    } catch (err) {
-      if (this.scope.disposed) return;
-      replace(this.list, emptyState({
-        iconName: 'alert',
-        title: 'Could not load this room',
-        text: describeError(err),
-        action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => this.load() } }, icon('retry', 16), 'Try again'),
-      }));
-      return;
-    } finally {
-      this.resyncing = false;
-    }
-    this.fillViewport();
+  showLoadError(err) {
+    replace(this.list, emptyState({
+      iconName: 'alert',
+      title: 'Could not load this room',
+      text: describeError(err),
+      action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => this.sync.load() } }, icon('retry', 16), 'Try again'),
+    }));
   }
 
-  flushBuffer() {
-    const buffered = this.buffer.splice(0).sort((a, b) => a.seq - b.seq);
-    for (const ev of buffered) this.applyLive(ev);
-  }
-
-  onEvent(ev) {
-    if (!this.model.loaded || this.resyncing) {
-      this.buffer.push(ev);
-      return;
-    }
-    this.applyLive(ev);
-  }
-
-  applyLive(ev) {
-    if (typeof ev?.seq !== 'number') return;
-    if (this.model.epoch !== null && ev.epoch !== undefined && ev.epoch !== this.model.epoch) {
-      this.resync();
-      return;
-    }
-    if (ev.seq > this.model.seq + 1) {
-      // Missing events in between: reload rather than show a hole.
-      this.buffer.push(ev);
-      this.resync();
-      return;
-    }
+  applyEvent(ev) {
     if (ev.kind === 'message.create' && String(ev.author) !== this.me) this.typing.clear(String(ev.author));
     this.model.applyEvent(ev);
-  }
-
-  onReset(snap) {
-    if (snap && typeof snap === 'object' && snap.state) {
-      this.model.loadSnapshot(snap);
-      this.flushBuffer();
-    } else {
-      this.resync();
-    }
-  }
-
-  async resync({ retry = false } = {}) {
-    if (this.resyncing || this.scope.disposed) return;
-    if (this.resyncTimer && !retry) return; // a retry is already scheduled
-    this.resyncTimer = null;
-    this.resyncing = true;
-    try {
-      const snap = await this.session.api.snapshot(this.room.id);
-      if (this.scope.disposed) return;
-      this.model.loadSnapshot(snap);
-      this.buffer = this.buffer.filter((ev) => ev.seq > this.model.seq);
-      this.resyncDelay = 0;
-    } catch {
-      // Events keep arriving into the buffer; try again a little later.
-      this.resyncDelay = Math.min(10000, (this.resyncDelay || 500) * 2);
-      this.resyncTimer = setTimeout(() => this.resync({ retry: true }), this.resyncDelay);
-      return;
-    } finally {
-      this.resyncing = false;
-    }
-    this.flushBuffer();
   }
 
   // ------------------------------------------------------------ model changes

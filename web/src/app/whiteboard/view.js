@@ -2,13 +2,13 @@
 // strokes and cursors of the others, presence, undo/redo, clear, export,
 // share link and named versions.
 //
-// Opening follows the chat view's pattern: subscribe to the room first
-// (events are buffered), wait until the room is joined, load the snapshot,
-// then fold the buffered events above the snapshot's seq. After that each
-// durable event is folded in seq order; a gap or another epoch reloads the
-// snapshot, and so does the room handle's onReset. The folded state is
-// always the server's (model.js); this page's unacknowledged publishes are
-// drawn on top of it.
+// Opening follows the chat view's pattern, through RoomSync (roomsync.js):
+// subscribe to the room first (events are buffered), wait until the room
+// is joined, load the snapshot, then fold the buffered events above the
+// snapshot's seq. After that each durable event is folded in seq order; a
+// gap or another epoch reloads the snapshot, and so does the room handle's
+// onReset. The folded state is always the server's (model.js); this page's
+// unacknowledged publishes are drawn on top of it.
 
 import { objectsInOrder } from '../../lib/reducers/index.js';
 import { randomId } from '../../lib/ids.js';
@@ -18,6 +18,7 @@ import { avatar, formatFull, hue } from '../format.js';
 import { href, paths } from '../router.js';
 import { emptyState, spinner, toast } from '../ui.js';
 import { listen } from '../events.js';
+import { RoomSync } from '../roomsync.js';
 import { drawObject, measureText } from './draw.js';
 import { downloadBlob, exportName, toPngBlob, toSvg } from './export.js';
 import { fitView, readdPayload, roundCoord, unionBounds, zoomAt } from './geometry.js';
@@ -25,6 +26,8 @@ import { Cursors, LiveItems } from './live.js';
 import { WhiteboardModel, describeEntry } from './model.js';
 import { BoardRenderer } from './render.js';
 import { TOOLS, ToolController, objectsInBox, topHit } from './tools.js';
+
+const mark = (name) => { try { performance.mark(name); } catch { /* old browsers */ } };
 
 const COLORS = [
   ['#1b1c22', 'Black'], ['#e03131', 'Red'], ['#f08c00', 'Orange'], ['#2f9e44', 'Green'],
@@ -75,8 +78,18 @@ class WhiteboardView {
     this.model = new WhiteboardModel({ me: this.me });
     this.liveItems = new LiveItems();
     this.cursors = new Cursors();
-    this.buffer = [];
-    this.resyncing = false;
+    this.sync = new RoomSync({
+      snapshot: () => this.api.snapshot(this.room.id),
+      seq: () => this.model.seq,
+      epoch: () => this.model.epoch,
+      loadSnapshot: (snap, cause) => {
+        this.model.loadSnapshot(snap);
+        if (cause === 'load') this.restoreView();
+      },
+      apply: (ev) => this.applyEvent(ev),
+      onLoadError: (err) => this.showLoadError(err),
+      onLoaded: (cause) => this.onLoaded(cause),
+    }, { scope });
     this.prefs = loadPrefs();
     this.selection = new Set();
     this.drag = null; // {dx, dy} while moving the selection
@@ -220,10 +233,10 @@ class WhiteboardView {
   attach() {
     const { scope } = this;
     const sub = this.ws.subscribe(this.room.id, {
-      onEvent: (ev) => this.onEvent(ev),
+      onEvent: (ev) => this.sync.onEvent(ev),
       onEphemeral: (ev) => this.onEphemeral(ev),
       onPresence: (p) => this.onPresence(p),
-      onReset: (snap) => this.onReset(snap),
+      onReset: (snap) => this.sync.onReset(snap),
     });
     this.handle = sub.handle;
     scope.add(sub.unsubscribe);
@@ -289,37 +302,39 @@ class WhiteboardView {
 
   // ------------------------------------------------------------ loading
 
-  async load() {
-    this.resyncing = true;
-    const mark = (name) => { try { performance.mark(name); } catch { /* old browsers */ } };
+  load() {
     mark('wb-open');
-    try {
-      // The snapshot loads while the room is being joined; live events are
-      // buffered meanwhile. If the join point ends up above the snapshot
-      // (the join came second), the events in between were never delivered
-      // live: the snapshot is reloaded then (see below).
+    // The snapshot loads while the room is being joined; live events are
+    // buffered meanwhile. If the join point ends up above the snapshot
+    // (the join came second), the events in between were never delivered
+    // live: the snapshot is reloaded then (see onLoaded).
+    return this.sync.load(async () => {
       const joined = this.handle
         ? Promise.race([this.handle.ready.catch(() => {}), new Promise((r) => setTimeout(r, 4000))]).then(() => mark('wb-joined'))
         : null;
       const [snap] = await Promise.all([this.api.snapshot(this.room.id), joined]);
-      if (this.scope.disposed) return;
       mark('wb-snapshot');
-      this.model.loadSnapshot(snap);
-      this.restoreView();
-      this.flushBuffer();
-      this.onPending();
-      mark('wb-model');
-      if (this.handle && Number.isInteger(this.handle.seq) && this.handle.seq > this.model.seq) queueMicrotask(() => this.resync());
-    } catch (err) {
-      if (this.scope.disposed) return;
-      replace(this.loading, emptyState({
-        iconName: 'alert', title: 'Could not load this whiteboard', text: describeError(err),
-        action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { replace(this.loading, spinner('Loading whiteboard')); this.load(); } } }, icon('retry', 16), 'Try again'),
-      }));
+      return snap;
+    });
+  }
+
+  showLoadError(err) {
+    replace(this.loading, emptyState({
+      iconName: 'alert', title: 'Could not load this whiteboard', text: describeError(err),
+      action: h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { replace(this.loading, spinner('Loading whiteboard')); this.load(); } } }, icon('retry', 16), 'Try again'),
+    }));
+  }
+
+  /** After a snapshot was loaded and the buffered events folded. */
+  onLoaded(cause) {
+    if (cause === 'reset') this.renderer.cache.prune((id) => Object.prototype.hasOwnProperty.call(this.model.state.objects, id));
+    if (cause !== 'load') {
+      this.afterChange({ type: 'reset' });
       return;
-    } finally {
-      this.resyncing = false;
     }
+    this.onPending();
+    mark('wb-model');
+    if (this.handle && Number.isInteger(this.handle.seq) && this.handle.seq > this.model.seq) queueMicrotask(() => this.sync.resync());
     this.loading.hidden = true;
     this.fitCanvas();
     this.renderer.invalidate();
@@ -327,31 +342,7 @@ class WhiteboardView {
     mark('wb-loaded');
   }
 
-  flushBuffer() {
-    const buffered = this.buffer.splice(0).sort((a, b) => a.seq - b.seq);
-    for (const ev of buffered) this.applyLive(ev);
-  }
-
-  onEvent(ev) {
-    if (!this.model.loaded || this.resyncing) {
-      this.buffer.push(ev);
-      return;
-    }
-    this.applyLive(ev);
-  }
-
-  applyLive(ev) {
-    if (typeof ev?.seq !== 'number' || ev.seq <= this.model.seq) return;
-    if (this.model.epoch !== null && ev.epoch !== undefined && ev.epoch !== this.model.epoch) {
-      this.buffer.push(ev);
-      this.resync();
-      return;
-    }
-    if (ev.seq > this.model.seq + 1) {
-      this.buffer.push(ev);
-      this.resync();
-      return;
-    }
+  applyEvent(ev) {
     const change = this.model.applyEvent(ev);
     if (ev.kind === 'stroke.add' || ev.kind === 'shape.add') {
       if (typeof ev.payload?.id === 'string') this.liveItems.committed(ev.payload.id);
@@ -371,40 +362,6 @@ class WhiteboardView {
     }
     if (change.type !== 'add' && change.type !== 'seq') this.pruneSelection();
     this.updateControls();
-  }
-
-  onReset(snap) {
-    if (snap && typeof snap === 'object' && snap.state) {
-      this.model.loadSnapshot(snap);
-      this.buffer = this.buffer.filter((ev) => ev.seq > this.model.seq);
-      this.flushBuffer();
-      this.renderer.cache.prune((id) => Object.prototype.hasOwnProperty.call(this.model.state.objects, id));
-      this.afterChange({ type: 'reset' });
-    } else {
-      this.resync();
-    }
-  }
-
-  async resync({ retry = false } = {}) {
-    if (this.resyncing || this.scope.disposed) return;
-    if (this.resyncTimer && !retry) return;
-    this.resyncTimer = null;
-    this.resyncing = true;
-    try {
-      const snap = await this.api.snapshot(this.room.id);
-      if (this.scope.disposed) return;
-      this.model.loadSnapshot(snap);
-      this.buffer = this.buffer.filter((ev) => ev.seq > this.model.seq);
-      this.resyncDelay = 0;
-    } catch {
-      this.resyncDelay = Math.min(10000, (this.resyncDelay || 500) * 2);
-      this.resyncTimer = setTimeout(() => this.resync({ retry: true }), this.resyncDelay);
-      return;
-    } finally {
-      this.resyncing = false;
-    }
-    this.flushBuffer();
-    this.afterChange({ type: 'reset' });
   }
 
   onPending() {
@@ -451,7 +408,7 @@ class WhiteboardView {
     this.positionCursors();
     if (full && this.model.loaded && !this.rendered) {
       this.rendered = true;
-      try { performance.mark('wb-rendered'); } catch { /* old browsers */ }
+      mark('wb-rendered');
       this.el.dataset.rendered = '1';
     }
     if (this.model.loaded && this.el.dataset.seq !== String(this.model.seq)) this.el.dataset.seq = String(this.model.seq);
