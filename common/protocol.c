@@ -20,7 +20,8 @@
  * Invariants:
  *   - On success every string field of ch_request is NUL-terminated and
  *     within its documented bounds and alphabet; payload is a malloc'd
- *     compact JSON text owned by the request (NULL for types without one).
+ *     compact JSON text (json_out.h: reals in their shortest round-trip
+ *     form) owned by the request (NULL for types without one).
  *   - On failure *req holds no allocation (ch_request_free is a no-op on
  *     it) and err->code is one of the static CH_ERR_* strings, err->message
  *     is printable ASCII of at most 159 bytes, err->id is the request id as
@@ -45,6 +46,8 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include "json_out.h"
 
 /* ------------------------------------------------------------------------ */
 /* Identifier alphabets                                                      */
@@ -174,6 +177,11 @@ static int buf_reserve(ch_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
+}
+
+int ch_buf_reserve(ch_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
 }
 
 void ch_buf_append(ch_buf *b, const char *s, size_t n)
@@ -487,11 +495,12 @@ static int read_payload(json_t *obj, ch_request *req, ch_proto_error *err)
     json_t *v = json_object_get(obj, "payload");
     if (v == NULL)
         return fail(err, CH_ERR_BAD_REQUEST, "missing \"payload\"");
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = 0;
+    char *text = ch_json_dumps(v, 0, &len);
     if (text == NULL)
         return fail(err, CH_ERR_UNAVAILABLE, "out of memory");
     req->payload = text;
-    req->payload_len = strlen(text);
+    req->payload_len = len;
     return 0;
 }
 

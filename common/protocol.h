@@ -97,6 +97,10 @@ typedef struct {
 void ch_buf_init(ch_buf *b);
 void ch_buf_free(ch_buf *b);
 void ch_buf_reset(ch_buf *b);
+/* Makes room for extra more bytes (plus the NUL) at data + len, for callers
+ * that write in place and then advance len themselves (and keep the NUL).
+ * 0, or -1 with oom set. */
+int ch_buf_reserve(ch_buf *b, size_t extra);
 void ch_buf_append(ch_buf *b, const char *s, size_t n);
 void ch_buf_puts(ch_buf *b, const char *s);
 void ch_buf_printf(ch_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -36,6 +36,7 @@
 #include "core_password.h"
 #include "core_token.h"
 #include "core_validate.h"
+#include "json_out.h"
 #include "log.h"
 
 #define QUEUE_PER_THREAD 64
@@ -185,16 +186,42 @@ wk_api_metrics(struct wk_api *api, ch_buf *out)
     ch_buf_printf(out, "# HELP chorus_api_queue_rejected_total API requests refused with 503 (queue full).\n"
                        "# TYPE chorus_api_queue_rejected_total counter\n"
                        "chorus_api_queue_rejected_total %llu\n", wk_db_rejected(api->db));
+    wk_snapcache_metrics(api->snapcache, out);
 }
 
 /* ------------------------------------------------------------ replies (any thread) */
 
+/* Forgets any answer set before. */
+static void
+reply_clear(wk_req *r)
+{
+    json_decref(r->out);
+    r->out = NULL;
+    free(r->text);
+    r->text = NULL;
+    r->text_len = 0;
+    wk_blob_unref(r->blob);
+    r->blob = NULL;
+    r->tail = NULL;
+}
+
 void
 wk_reply(wk_req *r, int status, json_t *body)
 {
-    json_decref(r->out);
+    reply_clear(r);
     r->status = status;
     r->out = body;
+}
+
+void
+wk_reply_raw(wk_req *r, int status, char *head, size_t head_len, wk_blob *blob, const char *tail)
+{
+    reply_clear(r);
+    r->status = status;
+    r->text = head;
+    r->text_len = head_len;
+    r->blob = blob;
+    r->tail = tail;
 }
 
 void
@@ -503,6 +530,7 @@ req_free(wk_req *r)
     json_decref(r->body);
     json_decref(r->out);
     free(r->text);
+    wk_blob_unref(r->blob);
     free(r);
 }
 
@@ -599,7 +627,17 @@ add_cors(wk_req *r)
     }
 }
 
-/* Sends status with body (JSON text, may be NULL) and records metrics. */
+/* evbuffer cleanup of a blob added by reference (whichever thread frees
+ * the buffer). */
+static void
+on_blob_sent(const void *data, size_t len, void *arg)
+{
+    (void)data; (void)len;
+    wk_blob_unref(arg);
+}
+
+/* Sends status with body (JSON text, may be NULL; for a raw reply followed
+ * by r->blob and r->tail) and records metrics. */
 static void
 send_now(wk_req *r, int status, const char *body, size_t len, const char *allow)
 {
@@ -607,9 +645,17 @@ send_now(wk_req *r, int status, const char *body, size_t len, const char *allow)
     char ra[24];
 
     if (!req) return;
-    if (body && len) {
+    if ((body && len) || r->blob)
         add_header(req, "Content-Type", "application/json");
+    if (body && len)
         evbuffer_add(req->buffer_out, body, len);
+    if (r->blob) {
+        /* The reply's reference goes to the buffer, released when sent. */
+        wk_blob *b = r->blob;
+        r->blob = NULL;
+        if (evbuffer_add_reference(req->buffer_out, b->data, b->len, on_blob_sent, b) < 0)
+            wk_blob_unref(b);
+        if (r->tail) evbuffer_add(req->buffer_out, r->tail, strlen(r->tail));
     }
     add_header(req, "Cache-Control", "no-store");
     add_cors(r);
@@ -649,12 +695,12 @@ job_run(wk_dbc *c, void *arg)
     if (r->status == 0)
         wk_fail(r, 500, "internal", "no answer", NULL);
     if (r->out) {
-        r->text = json_dumps(r->out, JSON_COMPACT);
+        r->text = ch_json_dumps(r->out, 0, &r->text_len);
         if (!r->text) {
             r->status = 500;
             r->text = strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
+            r->text_len = r->text ? strlen(r->text) : 0;
         }
-        r->text_len = r->text ? strlen(r->text) : 0;
         json_decref(r->out);
         r->out = NULL;
     }
@@ -1048,6 +1094,9 @@ wk_api_start(struct wk_app *app)
         }
     }
 
+    if (cfg->snapshot_cache > 0 && !(api->snapcache = wk_snapcache_new(cfg->snapshot_cache)))
+        goto fail;
+
     memset(&dc, 0, sizeof(dc));
     dc.pg_conninfo = cfg->pg_conninfo;
     dc.redis_host = cfg->redis_host;
@@ -1069,8 +1118,8 @@ wk_api_start(struct wk_app *app)
     evhtp_callback_set_hook(api->cb, evhtp_hook_on_headers, (evhtp_hook)on_req_headers, api);
 
     app->api = api;
-    CH_INFO("api: started", " db_threads=%d queue_max=%d max_body=%zu", dc.threads, dc.queue_max,
-            cfg->max_body);
+    CH_INFO("api: started", " db_threads=%d queue_max=%d max_body=%zu snapshot_cache=%zu", dc.threads,
+            dc.queue_max, cfg->max_body, cfg->snapshot_cache);
     return 0;
 fail:
     app->api = api;
@@ -1085,6 +1134,7 @@ wk_api_stop(struct wk_app *app)
 
     if (!api) return;
     wk_db_free(api->db);          /* cancels whatever is queued */
+    wk_snapcache_free(api->snapcache);   /* after the threads: no build is running */
     if (api->resync_ev) event_free(api->resync_ev);
     free(api->verify_key);
     free(api->metrics);

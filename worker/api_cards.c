@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core_validate.h"
+#include "json_out.h"
 #include "reduce.h"
 
 #define CARD_CID_MAX 60     /* leaves room for the ".m" of a PATCH's move event */
@@ -132,16 +133,17 @@ card_publish(wk_dbc *c, wk_req *r, board_ctx *b, const char *kind, json_t *paylo
 {
     wk_published pub;
     char *text;
+    size_t len = 0;
     int rc, watch;
 
     *applied = -1;
-    text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    text = payload ? ch_json_dumps(payload, 0, &len) : NULL;
     json_decref(payload);
     if (!text) {
         wk_fail(r, 500, "internal", "out of memory", NULL);
         return -1;
     }
-    rc = wk_publish(c, r, &b->rm, kind, cid, text, strlen(text), &pub);
+    rc = wk_publish(c, r, &b->rm, kind, cid, text, len, &pub);
     free(text);
     if (rc < 0) return -1;
     if (pub.epoch != b->epoch) {

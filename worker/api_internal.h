@@ -22,6 +22,7 @@
 #include "api.h"
 #include "app.h"
 #include "core_roles.h"
+#include "core_snapcache.h"
 #include "db.h"
 #include "jwt_auth.h"
 #include "protocol.h"
@@ -69,6 +70,7 @@ struct wk_api {
     int resync_done;                 /* loop thread only */
     int resync_running;              /* loop thread only */
     struct wk_api_metrics *metrics;  /* loop thread only */
+    wk_snapcache *snapcache;         /* room states for GET snapshot (any thread; NULL: none) */
     evhtp_callback_t *cb;            /* our route on app->htp */
 };
 
@@ -89,8 +91,11 @@ struct wk_req {
     /* --- output: set on the database thread */
     int status;
     json_t *out;                 /* response body, owned, or NULL for none */
-    char *text;                  /* out serialized on the database thread; malloc'd */
+    char *text;                  /* out serialized on the database thread, or the
+                                    head of a raw reply; malloc'd */
     size_t text_len;
+    wk_blob *blob;               /* raw reply: sent after text, then tail; one reference */
+    const char *tail;            /* raw reply: static text sent last, or NULL */
     int retry_after;             /* seconds for Retry-After, 0 = none */
 
     /* --- loop thread bookkeeping */
@@ -106,6 +111,10 @@ struct wk_req {
 
 /* Sets the answer; body is stolen (NULL for an empty body, e.g. 204). */
 void wk_reply(wk_req *r, int status, json_t *body);
+/* Sets an answer of ready JSON text: head (malloc'd, stolen), then blob
+ * (a reference, stolen; sent without a copy), then tail (static). */
+void wk_reply_raw(wk_req *r, int status, char *head, size_t head_len, wk_blob *blob,
+                  const char *tail);
 /* {"error": code, "message": message, "field"?: field}. */
 void wk_fail(wk_req *r, int status, const char *code, const char *message, const char *field);
 /* 400 invalid for field. */
@@ -231,6 +240,17 @@ void wk_cid_new(char out[32]);
  * NULL with the reply set. */
 json_t *wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind,
                       long long *epoch);
+
+/* The current state of a room as JSON text (sorted keys; json_out.h), for
+ * GET /rooms/{room}/snapshot: as wk_state_load, through the API's snapshot
+ * cache (core_snapcache.h) keyed by the room's current epoch and seq in
+ * Redis. When the cache has nothing recent enough, a build starts from the
+ * cached state or text of an older seq of the epoch, else from the newest
+ * snapshot row, which is sent as stored when it is already at the current
+ * seq. *blob is a reference for the caller, with *epoch and *seq (the
+ * state's "seq"). 0, or -1 with the reply set. */
+int wk_state_text(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long *epoch,
+                  long long *seq, wk_blob **blob);
 
 /* The room's state as of seq upto (LLONG_MAX: as far as the history goes)
  * in epoch: the newest snapshot row of that epoch at or below upto (else

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core_validate.h"
+#include "json_out.h"
 #include "keys.h"
 #include "reduce.h"
 
@@ -407,12 +408,13 @@ wk_h_events_publish(wk_dbc *c, wk_req *r)
         return;
     }
     json_t *pv = json_object_get(r->body, "payload");
-    char *payload = json_dumps(pv ? pv : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t payload_len = 0;
+    char *payload = ch_json_dumps(pv ? pv : json_null(), 0, &payload_len);
     if (!payload) {
         wk_fail(r, 500, "internal", "out of memory", NULL);
         return;
     }
-    if (strlen(payload) > PAYLOAD_MAX) {
+    if (payload_len > PAYLOAD_MAX) {
         free(payload);
         wk_invalid(r, "payload", "payload is larger than 65536 bytes");
         return;
@@ -425,7 +427,7 @@ wk_h_events_publish(wk_dbc *c, wk_req *r)
         wk_cid_new(cidbuf);
         cid = cidbuf;
     }
-    int rc = wk_publish(c, r, &rm, kind, cid, payload, strlen(payload), &pub);
+    int rc = wk_publish(c, r, &rm, kind, cid, payload, payload_len, &pub);
     free(payload);
     if (rc < 0) return;
     wk_reply(r, pub.duplicate ? 200 : 201,
@@ -439,14 +441,26 @@ void
 wk_h_snapshot(wk_dbc *c, wk_req *r)
 {
     wk_room rm;
-    long long epoch;
+    long long epoch, seq;
+    wk_blob *state;
+    ch_buf head;
 
     if (wk_room_access(c, r, r->params[0], WK_ACT_VIEW, &rm) < 0) return;
-    json_t *state = wk_state_load(c, r, rm.id, rm.kind, &epoch);
-    if (!state) return;
-    json_int_t seq = json_integer_value(json_object_get(state, "seq"));
-    wk_reply(r, 200, json_pack("{s:s, s:s, s:I, s:I, s:o}", "room", rm.id, "kind", rm.kind,
-                               "seq", seq, "epoch", (json_int_t)epoch, "state", state));
+    if (wk_state_text(c, r, rm.id, rm.kind, &epoch, &seq, &state) < 0) return;
+    /* {"room","kind","seq","epoch","state"} with the state's text spliced in. */
+    ch_buf_init(&head);
+    ch_buf_puts(&head, "{\"room\":");
+    ch_buf_json_string(&head, rm.id, strlen(rm.id));
+    ch_buf_puts(&head, ",\"kind\":");
+    ch_buf_json_string(&head, rm.kind, strlen(rm.kind));
+    ch_buf_printf(&head, ",\"seq\":%lld,\"epoch\":%lld,\"state\":", seq, epoch);
+    if (head.oom) {
+        ch_buf_free(&head);
+        wk_blob_unref(state);
+        wk_fail(r, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    wk_reply_raw(r, 200, head.data, head.len, state, "}");
 }
 
 /* ------------------------------------------------------------ read markers */

@@ -24,6 +24,21 @@
  * stops at any seq (wk_state_at): it then starts from the newest snapshot
  * row at or below it, and reads no event past it, for named versions.
  *
+ * GET /rooms/{room}/snapshot goes through the API's snapshot cache
+ * (core_snapcache.h; wk_state_text) and answers with the state's text:
+ *
+ *   room (epoch, seq) from Redis ──► cached text at that seq or later? ──► sent
+ *                                          │ no
+ *          cached state, else cached text (parsed), else the snapshot row:
+ *          a row at the current seq is sent as stored (no parse);
+ *          otherwise fold the events after it as above, serialize once
+ *          (json_out.h: sorted keys, shortest reals), keep state and text
+ *
+ * Snapshot rows hold that same canonical text (persist.c writes them with
+ * json_out.h), so a row, a cached text and a freshly built text of the same
+ * state are the same bytes (rows saved before migration 0004 hold jsonb's
+ * text form of the same values, served as is until a change replaces it).
+ *
  * The current epoch is the Redis room meta's; a room with no meta gets one
  * from wk_lua_room_init exactly as join.lua would, so the epoch returned
  * here is the one a client will see when it joins.
@@ -37,6 +52,7 @@
 
 #include <openssl/rand.h>
 
+#include "json_out.h"
 #include "keys.h"
 #include "log.h"
 #include "policy.h"
@@ -252,40 +268,69 @@ wk_state_advance(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_
     }
 }
 
-json_t *
-wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long epoch,
-            long long upto)
+/* The newest snapshot row of (room, epoch) at or below upto. A row whose
+ * seq is at is returned as stored, as *text (a new blob), without parsing;
+ * any other is parsed into *state (left NULL when there is none or it is
+ * unusable). 0, or -1 with the reply set. */
+static int
+snapshot_row(wk_dbc *c, wk_req *r, const char *room, long long epoch, long long upto,
+             long long at, json_t **state, wk_blob **text)
 {
-    char eb[24], sb[24], ub[24];
+    char eb[24], ub[24];
     PGresult *res;
-    json_t *state = NULL;
 
+    *state = NULL;
+    *text = NULL;
     snprintf(eb, sizeof(eb), "%lld", epoch);
     snprintf(ub, sizeof(ub), "%lld", upto);
-    {
-        const char *p[3] = { room, eb, ub };
-        res = wk_sql(c, "SELECT state::text FROM snapshots WHERE room = $1 AND epoch = $2 "
-                        "AND seq <= $3 ORDER BY seq DESC LIMIT 1", 3, p);
+    const char *p[3] = { room, eb, ub };
+    res = wk_sql(c, "SELECT seq, state FROM snapshots WHERE room = $1 AND epoch = $2 "
+                    "AND seq <= $3 ORDER BY seq DESC LIMIT 1", 3, p);
+    if (!res) {
+        wk_fail_internal(c, r);
+        return -1;
     }
-    if (!res) goto db;
     if (PQntuples(res) == 1) {
-        json_error_t err;
-        state = json_loads(PQgetvalue(res, 0, 0), 0, &err);
-        if (state && !json_is_integer(json_object_get(state, "seq"))) {
-            json_decref(state);
-            state = NULL;
+        const char *t = PQgetvalue(res, 0, 1);
+        size_t len = (size_t)PQgetlength(res, 0, 1);
+        if (atoll(PQgetvalue(res, 0, 0)) == at && len > 1 && t[0] == '{' && t[len - 1] == '}') {
+            char *copy = malloc(len + 1);
+            if (copy) {
+                memcpy(copy, t, len + 1);
+                *text = wk_blob_wrap(copy, len);
+            }
+            PQclear(res);
+            if (!*text) {
+                wk_fail(r, 500, "internal", "out of memory", NULL);
+                return -1;
+            }
+            return 0;
         }
-        if (!state)
+        json_error_t err;
+        *state = json_loadb(t, len, 0, &err);
+        if (*state && !json_is_integer(json_object_get(*state, "seq"))) {
+            json_decref(*state);
+            *state = NULL;
+        }
+        if (!*state)
             CH_WARN("api: unreadable snapshot ignored", " room=%s", room);
     }
     PQclear(res);
-    if (!state) state = wk_state_new(kind);
-    if (!state) {
-        wk_fail(r, 500, "internal", "unknown room kind", NULL);
-        return NULL;
-    }
+    return 0;
+}
 
-    /* Persisted events after the snapshot, up to upto, a page at a time. */
+/* Folds into state the persisted events after its seq, up to upto, then
+ * the Redis stream's, each source up to its first gap. 0, or -1 with the
+ * reply set (state is then partly folded: drop it). */
+static int
+state_fold(wk_dbc *c, wk_req *r, const char *room, const char *kind, json_t *state,
+           long long epoch, long long upto)
+{
+    char eb[24], sb[24], ub[24];
+    PGresult *res;
+
+    snprintf(eb, sizeof(eb), "%lld", epoch);
+    snprintf(ub, sizeof(ub), "%lld", upto);
     for (;;) {
         long long have = json_integer_value(json_object_get(state, "seq"));
         if (have >= upto) break;
@@ -294,7 +339,10 @@ wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long 
         res = wk_sql(c, "SELECT seq, (extract(epoch FROM created_at) * 1000)::bigint, author, type, "
                         "cid, payload::text FROM events WHERE room = $1 AND epoch = $2 AND seq > $3 "
                         "AND seq <= $4 ORDER BY seq LIMIT " "1000", 4, p);
-        if (!res) goto db;
+        if (!res) {
+            wk_fail_internal(c, r);
+            return -1;
+        }
         int n = PQntuples(res);
         for (int i = 0; i < n; i++) {
             json_t *ev = wk_event_from_row(res, i, room, epoch);
@@ -305,24 +353,35 @@ wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long 
             if (sq != have + 1) { n = 0; break; }   /* a gap: let Redis fill in */
             if (rc == WK_ERROR) {
                 PQclear(res);
-                json_decref(state);
                 wk_fail(r, 500, "internal", "the room state could not be rebuilt", NULL);
-                return NULL;
+                return -1;
             }
             have = sq;
         }
         PQclear(res);
         if (n < PG_PAGE) break;
     }
-    if (wk_state_advance(c, r, room, kind, state, epoch, upto, 0, NULL) < 0) {
+    return wk_state_advance(c, r, room, kind, state, epoch, upto, 0, NULL);
+}
+
+json_t *
+wk_state_at(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long epoch,
+            long long upto)
+{
+    json_t *state;
+    wk_blob *text;
+
+    if (snapshot_row(c, r, room, epoch, upto, -1, &state, &text) < 0) return NULL;
+    if (!state) state = wk_state_new(kind);
+    if (!state) {
+        wk_fail(r, 500, "internal", "unknown room kind", NULL);
+        return NULL;
+    }
+    if (state_fold(c, r, room, kind, state, epoch, upto) < 0) {
         json_decref(state);
         return NULL;
     }
     return state;
-db:
-    json_decref(state);
-    wk_fail_internal(c, r);
-    return NULL;
 }
 
 json_t *
@@ -333,4 +392,85 @@ wk_state_load(wk_dbc *c, wk_req *r, const char *room, const char *kind, long lon
     if (room_position(c, r, room, epoch, &cur_seq) < 0)
         return NULL;
     return wk_state_at(c, r, room, kind, *epoch, LLONG_MAX);
+}
+
+int
+wk_state_text(wk_dbc *c, wk_req *r, const char *room, const char *kind, long long *epoch,
+              long long *seq, wk_blob **blob)
+{
+    wk_snapcache *cache = r->api->snapcache;
+    wk_snapc_lease l;
+    json_t *state = NULL;
+    wk_blob *text = NULL;
+    long long cur;
+    size_t heap = 0;
+    int mode, lent;
+
+    *blob = NULL;
+    if (room_position(c, r, room, epoch, &cur) < 0) return -1;
+    mode = wk_snapcache_get(cache, room, *epoch, cur, &l);
+    if (mode == WK_SNAPC_HIT) {
+        *blob = l.bytes;
+        *seq = l.seq;
+        return 0;
+    }
+
+    /* Start from the cached state, else its text, else the snapshot row
+     * (sent as stored when it is at the current seq). */
+    state = l.state;
+    text = l.bytes;
+    lent = state != NULL;
+    if (!state && text) {
+        json_error_t err;
+        state = json_loadb(text->data, text->len, 0, &err);
+        if (state && json_integer_value(json_object_get(state, "seq")) != l.seq) {
+            json_decref(state);
+            state = NULL;
+        }
+    }
+    if (!state) {
+        wk_blob_unref(text);
+        if (snapshot_row(c, r, room, *epoch, LLONG_MAX, cur, &state, &text) < 0) goto fail;
+        if (text) {
+            *seq = cur;
+            goto done;
+        }
+        if (!state) state = wk_state_new(kind);
+        if (!state) {
+            wk_fail(r, 500, "internal", "unknown room kind", NULL);
+            goto fail;
+        }
+    }
+    if (state_fold(c, r, room, kind, state, *epoch, LLONG_MAX) < 0) goto fail;
+    *seq = json_integer_value(json_object_get(state, "seq"));
+
+    if (lent && text && *seq == l.seq) {
+        heap = l.state_heap;            /* unchanged (a gap): keep text and state */
+    } else {
+        ch_buf b;
+        ch_json_stats st;
+        wk_blob_unref(text);
+        ch_buf_init(&b);
+        if (ch_json_dump(&b, state, CH_JSON_SORT_KEYS, &st) < 0 || !(text = wk_blob_from_buf(&b))) {
+            ch_buf_free(&b);
+            text = NULL;
+            wk_fail(r, 500, "internal", "the room state could not be serialized", NULL);
+            goto fail;
+        }
+        heap = st.heap;
+    }
+done:
+    if (mode == WK_SNAPC_BUILD)
+        wk_snapcache_put(cache, &l, *epoch, *seq, state, heap, wk_blob_ref(text));
+    else
+        json_decref(state);
+    *blob = text;
+    return 0;
+fail:
+    if (mode == WK_SNAPC_BUILD)
+        wk_snapcache_put(cache, &l, 0, 0, state, 0, NULL);
+    else
+        json_decref(state);
+    wk_blob_unref(text);
+    return -1;
 }

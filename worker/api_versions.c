@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core_validate.h"
+#include "json_out.h"
 
 #define VERSIONS_LISTED "200"   /* most versions a list returns */
 #define SEQ_MAX         9007199254740991LL
@@ -114,7 +115,7 @@ wk_h_version_create(wk_dbc *c, wk_req *r)
     json_t *state = version_state(c, r, &rm, has_seq, seq, &epoch);
     if (!state) return;
     seq = json_integer_value(json_object_get(state, "seq"));
-    char *text = json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = ch_json_dumps(state, CH_JSON_SORT_KEYS, NULL);
     json_decref(state);
     if (!text) {
         wk_fail(r, 500, "internal", "out of memory", NULL);

@@ -21,7 +21,7 @@
 enum {
     O_LISTEN, O_PG, O_REDIS, O_REDIS_PASSWORD, O_PARTITIONS, O_MIGRATIONS, O_CONSUMER, O_GROUP,
     O_BATCH_MAX, O_BATCH_MS, O_SNAP_EVERY, O_SNAP_SECONDS, O_CLAIM_IDLE,
-    O_DB_THREADS, O_JWT_ALG, O_JWT_SECRET, O_JWT_KEY_FILE, O_JWT_ISSUER, O_JWT_AUDIENCE,
+    O_DB_THREADS, O_SNAP_CACHE, O_JWT_ALG, O_JWT_SECRET, O_JWT_KEY_FILE, O_JWT_ISSUER, O_JWT_AUDIENCE,
     O_ACCESS_TTL, O_REFRESH_TTL, O_MAX_BODY, O_ORIGINS, O_LOG_LEVEL, O_COUNT
 };
 
@@ -40,6 +40,7 @@ static const ch_option opts[O_COUNT] = {
     [O_SNAP_SECONDS]  = { "--snapshot-seconds", "CHORUS_SNAPSHOT_SECONDS", "30", "seconds after which a changed room is snapshotted" },
     [O_CLAIM_IDLE]    = { "--claim-idle-ms", "CHORUS_CLAIM_IDLE_MS", "30000", "reclaim stream entries a dead consumer left pending this long" },
     [O_DB_THREADS]    = { "--db-threads", "CHORUS_DB_THREADS", "4", "PostgreSQL connections serving the API" },
+    [O_SNAP_CACHE]    = { "--snapshot-cache-mb", "CHORUS_SNAPSHOT_CACHE_MB", "256", "MiB of room states the API keeps for GET /rooms/{room}/snapshot (0: none)" },
     [O_JWT_ALG]       = { "--jwt-alg", "CHORUS_JWT_ALG", "HS256", "access token algorithm: HS256, RS256 or ES256" },
     [O_JWT_SECRET]    = { "--jwt-secret", "CHORUS_JWT_SECRET", NULL, "HS256 secret shared with the gateways (prefer the variable; dev default if unset)" },
     [O_JWT_KEY_FILE]  = { "--jwt-key-file", "CHORUS_JWT_PRIVATE_KEY_FILE", NULL, "RS256/ES256 private key PEM for signing" },
@@ -139,6 +140,8 @@ wk_config_parse(wk_config *cfg, int argc, char **argv)
     INT_OPT(O_SNAP_SECONDS, snapshot_seconds, 1, 86400);
     INT_OPT(O_CLAIM_IDLE, claim_idle_ms, 100, 86400000);
     INT_OPT(O_DB_THREADS, db_threads, 1, 64);
+    INT_OPT(O_SNAP_CACHE, snapshot_cache, 0, 1L << 20);
+    cfg->snapshot_cache <<= 20;
     INT_OPT(O_ACCESS_TTL, access_ttl, 10, 86400);
     INT_OPT(O_REFRESH_TTL, refresh_ttl, 60, 365 * 86400);
     INT_OPT(O_MAX_BODY, max_body, 1024, 64L << 20);

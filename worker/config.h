@@ -32,6 +32,7 @@ typedef struct {
 
     /* API */
     int db_threads;            /* PostgreSQL connections serving the API */
+    size_t snapshot_cache;     /* bytes of the API's room state cache (0: none) */
     ch_jwt_alg jwt_alg;        /* HS256 for minting; RS256/ES256 need a private key */
     char *jwt_key;             /* HS256 secret or private key PEM; owned; never logged */
     size_t jwt_key_len;

@@ -86,6 +86,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "json_out.h"
 #include "keys.h"
 #include "log.h"
 #include "reduce.h"
@@ -541,7 +542,7 @@ static const char SQL_CONFLICT[] =
     "ON CONFLICT DO NOTHING";
 
 static const char SQL_SNAP_GET[] =
-    "SELECT seq, state::text FROM snapshots WHERE room = $1 AND epoch = $2::int8 "
+    "SELECT seq, state FROM snapshots WHERE room = $1 AND epoch = $2::int8 "
     "ORDER BY seq DESC LIMIT 1";
 
 static const char SQL_EVENTS_AFTER[] =
@@ -551,7 +552,7 @@ static const char SQL_EVENTS_AFTER[] =
     "ORDER BY seq LIMIT $4::int8";
 
 static const char SQL_SNAP_PUT[] =
-    "INSERT INTO snapshots (room, epoch, seq, state) VALUES ($1, $2::int8, $3::int8, $4::jsonb) "
+    "INSERT INTO snapshots (room, epoch, seq, state) VALUES ($1, $2::int8, $3::int8, $4) "
     "ON CONFLICT DO NOTHING";
 
 #define STR_(x) #x
@@ -810,12 +811,13 @@ cache_add(struct wk_persist *p, const char *room, const char *kind)
 
 /* ------------------------------------------------------------------ snapshots */
 
-/* Saves e's state as a snapshot and keeps only the newest SNAPSHOTS_KEPT.
+/* Saves e's state as a snapshot (its canonical text: sorted keys, shortest
+ * reals, as the API serves it) and keeps only the newest SNAPSHOTS_KEPT.
  * Returns a PGS_* status. */
 static int
 snapshot_save(struct wk_persist *p, room_ent *e)
 {
-    char *text = json_dumps(e->state, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = ch_json_dumps(e->state, CH_JSON_SORT_KEYS, NULL);
     if (text == NULL) {
         atomic_fetch_add(&p->m.snapshot_errors, 1);
         return PGS_TRANSIENT;

@@ -9,8 +9,10 @@
  *     again, then given events N+1..M, equals reduce(events 1..M);
  *   - the state is a pure function of the events: no clock, no randomness,
  *     no dependence on jansson's key order (everything ordered is sorted
- *     explicitly); json_dumps(JSON_SORT_KEYS | JSON_COMPACT) of two states
- *     built from the same events is byte-identical;
+ *     explicitly); the sorted compact text of two states built from the
+ *     same events (ch_json_dumps with CH_JSON_SORT_KEYS, common/json_out.h,
+ *     as the worker writes snapshots; or jansson's json_dumps with
+ *     JSON_SORT_KEYS | JSON_COMPACT) is byte-identical;
  *   - every state holds "seq", the seq of the last event folded in; an event
  *     whose seq is not above it is ignored, so replaying overlapping ranges
  *     is harmless;

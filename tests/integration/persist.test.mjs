@@ -178,6 +178,10 @@ describe('worker persistence', () => {
       { db: 'migtest' }).rows[0];
     assert.equal(versions3, 't', 'migration 0003 created room_versions and events_card_idx');
     assert.ok(versions.length >= 3, `versions recorded: ${versions}`);
+    const text4 = pg.psql("SELECT data_type FROM information_schema.columns WHERE table_name = 'snapshots' AND column_name = 'state'",
+      { db: 'migtest' }).rows[0];
+    assert.equal(text4, 'text', 'migration 0004 made snapshots.state text');
+    assert.ok(versions.length >= 4, `versions recorded: ${versions}`);
   });
 
   itest('10,000 events through two gateways land exactly once, in seq order per room', { timeout: 60000 }, async () => {
@@ -281,9 +285,10 @@ describe('worker persistence', () => {
     drain([c]);
     const epoch = acks[0].epoch;
     assert.equal(acks.at(-1).seq, 500);
-    const rows = sql(`SELECT epoch, seq, (state->>'seq')::bigint, jsonb_array_length(jsonb_path_query_array(state->'cards', '$.*')),
-                             state->'cards'->'k7'->>'column', state->'cards'->'k7'->>'version'
-                        FROM snapshots WHERE room = 'board.1.1' ORDER BY seq`);
+    // The state is stored as the worker's canonical JSON text (migration 0004).
+    const rows = sql(`SELECT epoch, seq, (s->>'seq')::bigint, jsonb_array_length(jsonb_path_query_array(s->'cards', '$.*')),
+                             s->'cards'->'k7'->>'column', s->'cards'->'k7'->>'version'
+                        FROM (SELECT epoch, seq, state::jsonb AS s FROM snapshots WHERE room = 'board.1.1') x ORDER BY seq`);
     assert.deepEqual(rows.map((r) => r.split('\t')[1]), ['300', '400', '500'],
       `the newest three snapshots are kept: ${rows.join(' | ')}`);
     for (const r of rows) {
@@ -291,6 +296,8 @@ describe('worker persistence', () => {
       assert.equal(ep, String(epoch));
       assert.equal(stateSeq, seq, 'state.seq equals the seq column');
     }
+    const head = sql(`SELECT left(state, 14) FROM snapshots WHERE room = 'board.1.1' ORDER BY seq DESC LIMIT 1`)[0];
+    assert.equal(head, '{"activity":[{', 'compact, sorted keys');
     const [, seq, , cards, col, version] = rows.at(-1).split('\t');
     assert.equal(seq, '500');
     assert.equal(cards, String(N), 'every card created is in the state');

@@ -20,10 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "reduce.h"
 #include "test.h"
-
-#define DUMP_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
 
 static char vectors_dir[4096];
 
@@ -44,9 +43,10 @@ static void locate_vectors(void)
         snprintf(vectors_dir, sizeof vectors_dir, "tests/vectors");
 }
 
+/* As the worker serializes states (common/json_out.h). */
 static char *dump(const json_t *v)
 {
-    return json_dumps(v, DUMP_FLAGS);
+    return ch_json_dumps(v, CH_JSON_SORT_KEYS, NULL);
 }
 
 /* Folds events[from..to) into state; returns 0, or -1 on WK_ERROR. */

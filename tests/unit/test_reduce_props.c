@@ -5,9 +5,10 @@
  *     authors, valid and invalid events mixed, stale updates, undo/redo and
  *     clear, long runs that reach every window and history limit), the
  *     state after events 1..N, serialized and loaded again, then given the
- *     remaining events, is byte-identical (sorted compact JSON) to the full
- *     replay, for random cut points N. Events at or below N fed again to a
- *     snapshot change nothing.
+ *     remaining events, is byte-identical (sorted compact JSON, written by
+ *     the worker's serializer, common/json_out.h) to the full replay, for
+ *     random cut points N. Events at or below N fed again to a snapshot
+ *     change nothing.
  *  2. Robustness: garbage (wrong types, missing fields, huge numbers, deep
  *     nesting, non-object payloads and envelopes) never crashes a reducer,
  *     never returns an error, and leaves a state that survives a JSON round
@@ -20,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "reduce.h"
 #include "test.h"
 
-#define DUMP_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
+/* States are serialized as the worker serializes snapshots. */
+#define DUMP_STATE(v) ch_json_dumps((v), CH_JSON_SORT_KEYS, NULL)
 #define SEQUENCES_PER_KIND 2000
 #define CUTS_PER_SEQUENCE 3
 
@@ -457,11 +460,11 @@ static void check_snapshots(const char *kind, event_gen gen)
         qsort(cuts, CUTS_PER_SEQUENCE, sizeof cuts[0], cmp_size);
         for (i = 0; i <= n; i++) {
             while (next < CUTS_PER_SEQUENCE && cuts[next] == i)
-                snap[next++] = json_dumps(state, DUMP_FLAGS);
+                snap[next++] = DUMP_STATE(state);
             if (i < n && wk_reduce(kind, state, json_array_get(events, i)) == WK_ERROR)
                 errors++;
         }
-        full = json_dumps(state, DUMP_FLAGS);
+        full = DUMP_STATE(state);
 
         for (c = 0; c < CUTS_PER_SEQUENCE; c++) {
             json_t *st = json_loads(snap[c], 0, NULL);
@@ -474,14 +477,14 @@ static void check_snapshots(const char *kind, event_gen gen)
             /* events already in the snapshot are ignored */
             for (k = 0; k < 3 && cuts[c] > 0; k++)
                 wk_reduce(kind, st, json_array_get(events, pick(cuts[c])));
-            again = json_dumps(st, DUMP_FLAGS);
+            again = DUMP_STATE(st);
             if (strcmp(again, snap[c]) != 0)
                 mismatches++;
             free(again);
             for (k = cuts[c]; k < n; k++)
                 if (wk_reduce(kind, st, json_array_get(events, k)) == WK_ERROR)
                     errors++;
-            got = json_dumps(st, DUMP_FLAGS);
+            got = DUMP_STATE(st);
             checks++;
             if (strcmp(got, full) != 0) {
                 if (mismatches++ == 0)
@@ -548,7 +551,7 @@ static json_t *garbage_event(long long *seq)
 
 static void check_roundtrip(const json_t *state)
 {
-    char *s = json_dumps(state, DUMP_FLAGS);
+    char *s = DUMP_STATE(state);
     json_t *back = s ? json_loads(s, 0, NULL) : NULL;
 
     CHECK(back != NULL && json_equal(back, state));
