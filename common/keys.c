@@ -2,6 +2,7 @@
  * keys.c — Redis key and channel names (see keys.h for the layout).
  */
 #include "keys.h"
+#include "hash.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -10,12 +11,7 @@
 unsigned
 ch_room_partition(const char *room, size_t len, unsigned partitions)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)room[i];
-        h *= 16777619u;
-    }
-    return partitions ? h % partitions : 0;
+    return partitions ? ch_fnv1a(room, len) % partitions : 0;
 }
 
 void

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "hash.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -75,9 +76,7 @@ static void member_remove(gw_member *m, int announce);
 static uint32_t
 hash_id(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
-    return h;
+    return ch_fnv1a(s, len);
 }
 
 gw_rooms *

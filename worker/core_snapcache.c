@@ -17,6 +17,7 @@
  * Eviction runs at the end of each put, skipping entries being built.
  */
 #include "core_snapcache.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -114,12 +115,7 @@ wk_blob_unref(wk_blob *b)
 static uint32_t
 hash_room(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return ch_fnv1a(s, strlen(s));
 }
 
 static void

@@ -67,6 +67,7 @@
  * only reads the atomics in wk_metrics.
  */
 #include "clock.h"
+#include "hash.h"
 #include "lua_scripts.h"
 #include "persist.h"
 
@@ -727,12 +728,7 @@ pg_wait(struct wk_persist *p)
 static uint32_t
 hash_room(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return ch_fnv1a(s, strlen(s));
 }
 
 static void
