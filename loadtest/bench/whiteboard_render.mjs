@@ -26,7 +26,9 @@
 // Figures only; not a test. Environment: CHORUS_GATEWAY_BIN,
 // CHORUS_WORKER_BIN (required), WB_STROKES, WB_POINTS (raw pointer samples
 // per stroke before the app's simplification, default 120), WB_RUNS (5), WB_DRAWERS (5), WB_SECONDS (15), WB_JSON
-// (write the figures there).
+// (write the figures there), WB_PARALLEL (off: the app draws on the main
+// thread only; always), WB_DEBUG (request timings and renderer counters of
+// each load).
 
 import { fmt, importRepo, log, pct, runBench, sleep } from './browser_bench.mjs';
 
@@ -37,6 +39,7 @@ const POINTS = Number(process.env.WB_POINTS ?? 120);
 const RUNS = Number(process.env.WB_RUNS ?? 5);
 const DRAWERS = Number(process.env.WB_DRAWERS ?? 5);
 const SECONDS = Number(process.env.WB_SECONDS ?? 15);
+const PARALLEL = process.env.WB_PARALLEL ?? ''; // the app's full renders in workers: always, off (default: the app decides)
 const COLORS = ['#1b1c22', '#e03131', '#f08c00', '#2f9e44', '#1971c2', '#9c36b5'];
 
 let rnd = 20260101;
@@ -142,7 +145,9 @@ runBench({
 
   // ---------------------------------------------------------------- load time
   const { page, url } = await bench.signIn();
+  if (PARALLEL) await page.addInitScript((v) => localStorage.setItem('chorus.wb.parallel', v), PARALLEL);
   const loads = [];
+  const loadRuns = [];
   for (let r = 0; r < RUNS + 1; r++) {
     await page.goto('about:blank');
     if (process.env.WB_DEBUG) await page.addInitScript(() => { globalThis.__wbTrace = true; });
@@ -152,17 +157,23 @@ runBench({
       mark: performance.getEntriesByName('wb-rendered')[0]?.startTime,
       steps: ['wb-open', 'wb-joined', 'wb-snapshot', 'wb-model', 'wb-loaded'].map((n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN),
       frames: performance.getEntriesByName('wb-frame').map((e) => Math.round(e.startTime)),
+      res: performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/') || e.name.endsWith('main.js') || e.name.includes('worker')).map((e) => `${e.name.replace(/^.*\/(api\/v1\/)?/, '')}:${Math.round(e.startTime)}-${Math.round(e.responseEnd)}`),
+      nav: (() => { const n = performance.getEntriesByType('navigation')[0]; return [Math.round(n.responseEnd), Math.round(n.domInteractive), Math.round(n.domContentLoadedEventEnd)]; })(),
       snapshotRes: performance.getEntriesByType('resource').filter((e) => e.name.includes('/snapshot')).map((e) => [e.requestStart, e.responseStart, e.responseEnd, e.transferSize]),
       visible: window.__chorusWhiteboard.digest().visible.length,
       stats: window.__chorusWhiteboard.stats(),
     }));
     if (m.visible !== STROKES) throw new Error(`the page shows ${m.visible} objects, expected ${STROKES}`);
     if (r > 0) loads.push(m.mark); // the first load warms the HTTP cache
-    log(`  load run ${r}${r === 0 ? ' (warm-up)' : ''}: ${fmt(m.mark)} ms to wb-rendered (view opened at ${fmt(m.steps[0])}, joined ${fmt(m.steps[1])}, snapshot in ${fmt(m.steps[2])}; ${m.stats.drawn} objects drawn, full render ${fmt(m.stats.lastFullMs)} ms)`);
-    if (process.env.WB_DEBUG) log(`    snapshot request ${JSON.stringify(m.snapshotRes)} steps ${JSON.stringify(m.steps)} frames ${JSON.stringify(m.frames)}`);
+    const st = m.stats;
+    const how = st.parallelRenders ? ` in ${st.ranges} workers: ${fmt(st.sentMs)} ms on the main thread, then ${st.rangeMs.join(' / ')} ms` : ' on the main thread';
+    log(`  load run ${r}${r === 0 ? ' (warm-up)' : ''}: ${fmt(m.mark)} ms to wb-rendered (view opened at ${fmt(m.steps[0])}, snapshot in at ${fmt(m.steps[2])}, joined ${fmt(m.steps[1])}; ${st.drawn} objects drawn, full render ${fmt(st.lastFullMs)} ms${how})`);
+    if (r > 0) loadRuns.push({ ms: m.mark, view_open: m.steps[0], snapshot: m.steps[2], full_ms: st.lastFullMs, ranges: st.ranges, range_ms: st.rangeMs });
+    if (process.env.WB_DEBUG) log(`    snapshot request ${JSON.stringify(m.snapshotRes)} steps ${JSON.stringify(m.steps)} frames ${JSON.stringify(m.frames)} navigation ${JSON.stringify(m.nav)} requests ${JSON.stringify(m.res)} stats ${JSON.stringify(m.stats)}`);
   }
   const ls = [...loads].sort((a, b) => a - b);
   out.load_ms = { p50: pct(ls, 50), max: ls[ls.length - 1], min: ls[0], runs: ls };
+  out.load_runs = loadRuns;
   log(`load ${STROKES} strokes: p50 ${fmt(out.load_ms.p50)} ms from navigation to wb-rendered (min ${fmt(ls[0])}, max ${fmt(out.load_ms.max)}, ${RUNS} runs)`);
 
   // ---------------------------------------------------------------- frame time while others draw

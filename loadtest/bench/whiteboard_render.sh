@@ -11,7 +11,7 @@
 #
 # Environment: WB_STROKES (10000), WB_POINTS (120 raw samples per stroke), WB_RUNS (5),
 # WB_DRAWERS (5), WB_SECONDS (15), WB_JSON (also write the figures as JSON
-# there).
+# there), WB_PARALLEL (off: full renders on the main thread only), WB_DEBUG.
 set -euo pipefail
 # shellcheck source=bench_lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/bench_lib.sh"

@@ -5,12 +5,17 @@
 // Alice's page is pinned to gateway 1 and Bob's to gateway 2, so every
 // stroke crosses gateways through Redis. What each user sees is checked on
 // the board canvas's pixels, and the folded state through the app's
-// read-only digest (window.__chorusWhiteboard). The tests run in order on
+// read-only digest (window.__chorusWhiteboard). Bob's page draws every full
+// render of the committed layer in the workers (localStorage
+// chorus.wb.parallel = always; render.js, raster.js), Alice's on the main
+// thread (a small board), so the pixel checks cover both, and the last
+// comparison of their canvases compares the two. The tests run in order on
 // one board:
 //   live stroke visible to the other user before pen-up, then committed;
 //   per-user undo/redo; clear + a stroke drawn after it + undo of the clear;
 //   PNG download; versions (save, view read-only, restore) and reload;
-//   Alice offline while Bob draws, then exact catch-up.
+//   Alice offline while Bob draws, then exact catch-up;
+//   live cursors with names, gone when their user leaves the board.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -51,6 +56,7 @@ h.setup(async () => {
   A = alice.page;
   actx = alice.context;
   B = bob.page;
+  await B.addInitScript(() => localStorage.setItem('chorus.wb.parallel', 'always'));
 }, 90000);
 
 after(async () => {
@@ -323,8 +329,37 @@ h.itest('Alice offline while Bob draws: she catches up exactly', { timeout: 4500
   const [pa, pb] = await Promise.all([wb.canvasPixels(A), wb.canvasPixels(B)]);
   const diff = wb.pixelDiff(pa, pb);
   assert.ok(diff < pa.length / 4 / 2000, `pixels differ: ${diff}`);
+  // ... Alice's drawn on the main thread, Bob's in the workers.
+  const [sa, sb] = await Promise.all([A, B].map((p) => p.evaluate(() => window.__chorusWhiteboard.stats())));
+  assert.equal(sa.parallelRenders, 0);
+  assert.ok(sb.parallelRenders > 0, `Bob's full renders in workers: ${sb.parallelRenders}`);
   await shot(A, 'whiteboard');
   assertNoPageErrors([/WebSocket|ERR_INTERNET_DISCONNECTED|net::ERR/]);
+});
+
+h.itest("live cursors: Bob sees Alice's pointer with her name, until she leaves the board", async () => {
+  const box = await wb.canvasBox(A);
+  const label = B.locator('.wb-cursor .wb-cursor-name', { hasText: ALICE.displayName });
+  for (const [x, y] of [[380, 240], [400, 250]]) await A.mouse.move(box.x + x, box.y + y, { steps: 4 });
+  await label.waitFor();
+  // Where Alice points (both pages show the board at 100% from the origin).
+  await h.waitFor(async () => {
+    const at = await B.evaluate(() => {
+      const c = document.querySelector('[data-testid="wb-canvas"]').getBoundingClientRect();
+      const names = [...document.querySelectorAll('.wb-cursor')];
+      return names.map((el) => {
+        const r = el.getBoundingClientRect();
+        return { name: el.textContent, x: r.left - c.left, y: r.top - c.top };
+      });
+    });
+    return at.length === 1 && at[0].name === ALICE.displayName && Math.abs(at[0].x - 400) <= 4 && Math.abs(at[0].y - 250) <= 4;
+  }, { timeoutMs: 3000, what: "Alice's cursor at (400, 250) on Bob's board" });
+  // Alice leaves the board for the room list: her cursor goes well before
+  // an idle cursor would (5 s).
+  await A.mouse.move(box.x + 410, box.y + 255);
+  await A.goto(A.appBase + `#/w/${wsId}`);
+  await label.waitFor({ state: 'detached', timeout: 2500 });
+  assertNoPageErrors([/WebSocket|ERR_INTERNET_DISCONNECTED|net::ERR/]); // from Alice's time offline above
 });
 
 const shot = async (page, name) => {

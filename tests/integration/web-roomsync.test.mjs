@@ -2,13 +2,15 @@
 // a fake model, a snapshot loader the test resolves by hand and fake
 // timers: events buffered while the snapshot loads, duplicates, gaps and
 // epoch changes that reload the snapshot, a snapshot behind the stream,
-// failed reloads retried with backoff, onReset, the buffer's bound and
-// dispose. The fake model's apply hook asserts the invariant: every event
+// failed reloads retried with backoff, onReset, the buffer's bound,
+// dispose, a join point above the first snapshot, and prefetched
+// snapshots (prefetch.js) handed out once. The fake model's apply hook asserts the invariant: every event
 // is applied once, in seq order, gapless, after a snapshot.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_BUFFER, RoomSync } from '../../web/src/app/roomsync.js';
+import { dropPrefetched, firstSnapshot, prefetchSnapshot, takePrefetched } from '../../web/src/app/prefetch.js';
 import { Scope } from '../../web/src/app/events.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
@@ -336,5 +338,52 @@ describe('RoomSync', () => {
     await x.answer({ seq: 1, epoch: 1 });
     assert.deepEqual(x.model.loads, []);
     assert.deepEqual(x.model.loaded, []);
+  });
+
+  test('a join point above the first snapshot reloads it (the snapshot was requested before the join)', async () => {
+    const t = await loadedAt(5);
+    const joined = deferred();
+    const handle = { ready: joined.promise, seq: null };
+    t.sync.checkJoin(handle);
+    handle.seq = 8; // joined at 8: events 6..8 never come live
+    joined.resolve({ seq: 8, epoch: 1 });
+    await settle();
+    assert.equal(t.requests.length, 2, 'reloaded');
+    await t.answer({ seq: 8, epoch: 1 });
+    assert.deepEqual(t.model.loads, [['load', 5], ['resync', 8]]);
+    t.sync.onEvent(t.ev(9));
+    assert.deepEqual(t.model.applied, [9]);
+
+    // Joined at or below the snapshot, or never: nothing to do.
+    const u = await loadedAt(5);
+    u.sync.checkJoin({ ready: Promise.resolve(), seq: 5 });
+    u.sync.checkJoin({ ready: Promise.reject(new Error('forbidden')), seq: null });
+    u.sync.checkJoin(null);
+    await settle();
+    assert.equal(u.requests.length, 1);
+  });
+});
+
+describe('prefetched snapshots', () => {
+  test('handed out once, to the first load of that room only; failures stay quiet until then', async () => {
+    const calls = [];
+    const api = {
+      snapshot: (room) => {
+        calls.push(room);
+        return room === 'bad' ? Promise.reject(new Error('forbidden')) : Promise.resolve({ room, seq: calls.length });
+      },
+    };
+    prefetchSnapshot(api, 'wb.1');
+    prefetchSnapshot(api, 'wb.1'); // already under way
+    prefetchSnapshot(api, 'bad');
+    assert.deepEqual(calls, ['wb.1', 'bad']);
+    assert.deepEqual(await firstSnapshot(api, 'wb.1'), { room: 'wb.1', seq: 1 });
+    assert.deepEqual(await firstSnapshot(api, 'wb.1'), { room: 'wb.1', seq: 3 }, 'a new request the second time');
+    assert.deepEqual(await firstSnapshot(api, 'wb.2'), { room: 'wb.2', seq: 4 });
+    await assert.rejects(takePrefetched('bad'), /forbidden/);
+    assert.equal(takePrefetched('bad'), null);
+    prefetchSnapshot(api, 'wb.3');
+    dropPrefetched();
+    assert.equal(takePrefetched('wb.3'), null);
   });
 });

@@ -15,13 +15,19 @@
 //  5. Export: SVG built from the state (escaped text, eraser in the
 //     background colour, bounds plus margin); re-adding an object folds its
 //     move into its coordinates.
+//  6. Drawing in workers (raster.js): packed strokes trace the same paths;
+//     ranges are balanced and never put an eraser above a boundary; a
+//     packed range draws exactly what drawObject() draws, call by call and
+//     state by state (on a recording context).
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { replay, reduce, stateNew, canonicalJson } from '../../web/src/lib/reducers/index.js';
 import {
-  MAX_POINTS, fitView, hitObject, objectBounds, prepareStroke, readdPayload, roundCoord, simplify, svgPath, tracePath, zoomAt,
+  MAX_POINTS, fitView, hitObject, objectBounds, prepareStroke, readdPayload, roundCoord, simplify, svgPath, tracePacked, tracePath, zoomAt,
 } from '../../web/src/app/whiteboard/geometry.js';
+import { ObjectCache, drawObject } from '../../web/src/app/whiteboard/draw.js';
+import { OTHER, drawPacked, packRange, splitRanges } from '../../web/src/app/whiteboard/raster.js';
 import { CURSOR_IDLE_MS, Cursors, LIVE_TTL_MS, LiveItems, StrokeStream } from '../../web/src/app/whiteboard/live.js';
 import { WhiteboardModel } from '../../web/src/app/whiteboard/model.js';
 import { exportBounds, exportName, toSvg, EXPORT_MARGIN } from '../../web/src/app/whiteboard/export.js';
@@ -300,5 +306,134 @@ describe('export', () => {
     s = reduce('whiteboard', s, { seq: 2, ts: 2, author: 'c', kind: b.kind, payload: b.payload });
     assert.deepEqual(objectBounds(s.objects.n1), objectBounds(st.objects.s1));
     assert.deepEqual(objectBounds(s.objects.n2), objectBounds(st.objects.r1));
+  });
+});
+
+/** Records path commands (a stand-in for Path2D in Node). */
+class RecPath {
+  constructor() { this.ops = []; }
+  moveTo(...a) { this.ops.push(['M', ...a]); }
+  lineTo(...a) { this.ops.push(['L', ...a]); }
+  bezierCurveTo(...a) { this.ops.push(['C', ...a]); }
+}
+
+/**
+ * A 2D context that records every drawing call with the state it draws
+ * with (transform, styles, compositing), emulating save/restore,
+ * setTransform/translate and the canvas rule that invalid line widths are
+ * ignored.
+ */
+function recordingContext() {
+  let st = {
+    t: [1, 0, 0, 1, 0, 0], lineWidth: 1, strokeStyle: '#000000', fillStyle: '#000000', globalAlpha: 1,
+    globalCompositeOperation: 'source-over', lineCap: 'butt', lineJoin: 'miter', font: '10px sans-serif', textAlign: 'start', textBaseline: 'alphabetic',
+  };
+  const stack = [];
+  const log = [];
+  let path = new RecPath();
+  const draw = (op, ...args) => log.push({ op, args, st: { ...st, t: st.t.map((v) => Math.round(v * 1e9) / 1e9) } });
+  const ctx = {
+    save: () => stack.push({ ...st }),
+    restore: () => { st = stack.pop(); },
+    setTransform: (a, b, c, d, e, f) => { st.t = [a, b, c, d, e, f]; },
+    translate: (x, y) => { const [a, b, c, d, e, f] = st.t; st.t = [a, b, c, d, e + a * x + c * y, f + b * x + d * y]; },
+    beginPath: () => { path = new RecPath(); },
+    moveTo: (...a) => path.moveTo(...a),
+    lineTo: (...a) => path.lineTo(...a),
+    ellipse: (...a) => path.ops.push(['E', ...a]),
+    stroke: (p) => draw('stroke', (p ?? path).ops),
+    strokeRect: (...a) => draw('strokeRect', ...a),
+    fillText: (...a) => draw('fillText', ...a),
+  };
+  for (const k of Object.keys(st).filter((x) => x !== 't')) {
+    Object.defineProperty(ctx, k, {
+      get: () => st[k],
+      set: (v) => {
+        if (k === 'lineWidth' && !(Number.isFinite(v) && v > 0)) return;
+        st[k] = v;
+      },
+    });
+  }
+  return { ctx, log };
+}
+
+describe('drawing in workers', () => {
+  const pen = (id, n, extra = {}) => ({
+    id, type: 'stroke', tool: 'pen', seq: 1, color: '#e03131', size: 3, dx: 0, dy: 0,
+    points: Array.from({ length: n }, (_, i) => [i * 7.25, (i % 3) * 9.5 - 4]), ...extra,
+  });
+
+  test('packed points trace exactly the path of the nested ones', () => {
+    const rec = () => {
+      const p = new RecPath();
+      return p;
+    };
+    for (const pts of [[[1, 2]], [[1, 2], [3.5, -4]], pen('a', 9).points, [[0, 0], [40, 0], [40, 3], [0, 60], [0.25, 60.5]]]) {
+      const a = rec();
+      tracePath(a, pts);
+      const xy = new Float64Array([9, 9, ...pts.flat()]);
+      const b = rec();
+      tracePacked(b, xy, 1, pts.length);
+      assert.deepEqual(b.ops, a.ops);
+    }
+  });
+
+  test('ranges are contiguous, balanced by points, and an eraser never lies above a boundary', () => {
+    const list = Array.from({ length: 10 }, (_, i) => pen(`s${i}`, 10));
+    assert.deepEqual(splitRanges(list, 2), [[0, 5], [5, 10]]);
+    assert.deepEqual(splitRanges(list, 1), [[0, 10]]);
+    assert.deepEqual(splitRanges(list.slice(0, 1), 4), [[0, 1]]);
+    const three = splitRanges(list, 3);
+    assert.equal(three.length, 3);
+    assert.equal(three[0][0], 0);
+    assert.equal(three.at(-1)[1], 10);
+    for (let i = 1; i < three.length; i++) assert.equal(three[i][0], three[i - 1][1]);
+    // One heavy stroke: it gets a range of its own.
+    const heavy = [pen('h', 200), ...list.slice(0, 4)];
+    assert.deepEqual(splitRanges(heavy, 2), [[0, 1], [1, 5]]);
+    // An eraser at index 6: the first range reaches above it.
+    const er = list.map((o, i) => (i === 6 ? { ...o, tool: 'eraser' } : o));
+    assert.deepEqual(splitRanges(er, 2), [[0, 7], [7, 10]]);
+    assert.deepEqual(splitRanges(er, 3), [[0, 7], [7, 9], [9, 10]]);
+    // An eraser on top: one range.
+    const top = list.map((o, i) => (i === 9 ? { ...o, tool: 'eraser' } : o));
+    assert.deepEqual(splitRanges(top, 4), [[0, 10]]);
+  });
+
+  test('a packed range draws what drawObject draws, call by call', () => {
+    globalThis.Path2D = RecPath;
+    try {
+      const list = [
+        pen('a', 5),
+        pen('b', 1, { color: '#1971c2', size: 1 }),
+        { id: 'r', type: 'rect', seq: 2, x: 10, y: 20, w: 30, h: -40, color: '#2f9e44', size: 2, dx: 0, dy: 0, text: 'label' },
+        pen('c', 6, { dx: 12.5, dy: -3, size: 8 }),
+        pen('e', 4, { tool: 'eraser', size: 24, color: '#1b1c22' }),
+        { id: 't', type: 'text', seq: 3, x: 5, y: 5, w: 80, h: 20, color: '#9c36b5', size: 16, dx: 1, dy: 2, text: 'Hi\nthere' },
+        pen('w', 3, { size: undefined, color: '#f08c00' }),
+        pen('l', 3, { text: 'a labelled stroke' }),
+        { id: 'x', type: 'arrow', seq: 4, x: 0, y: 0, w: 50, h: 10, color: '#000', size: 3, dx: 2, dy: 2 },
+      ];
+      const base = [2, 0, 0, 2, 30, -10];
+      const main = recordingContext();
+      main.ctx.setTransform(...base);
+      const cache = new ObjectCache();
+      for (const o of list) drawObject(main.ctx, o, cache);
+      const { job } = packRange(list, 0, list.length);
+      assert.equal(job.others.length, 4, 'shapes, text and the labelled stroke go as objects');
+      assert.equal([...job.kind].filter((k) => k === OTHER).length, 4);
+      const worker = recordingContext();
+      drawPacked(worker.ctx, job, base);
+      assert.deepEqual(worker.log, main.log);
+      // Split into ranges, each on its own canvas: the same calls in the same order.
+      const parts = splitRanges(list, 3).map(([a, b]) => {
+        const r = recordingContext();
+        drawPacked(r.ctx, packRange(list, a, b).job, base);
+        return r.log;
+      });
+      assert.deepEqual(parts.flat(), main.log);
+    } finally {
+      delete globalThis.Path2D;
+    }
   });
 });

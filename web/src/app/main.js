@@ -15,12 +15,15 @@ import { roomNotFoundView, roomsView } from './views/rooms.js';
 import { workspaceShell } from './views/shell.js';
 import { workspacesView } from './views/workspaces.js';
 import { boardView } from './board/view.js';
+import { warmPool } from './whiteboard/raster.js';
 import { whiteboardView } from './whiteboard/view.js';
+import { dropPrefetched, prefetchSnapshot } from './prefetch.js';
 import { Workspace } from './workspace.js';
+import { api, firstRoute } from './early.js';
 
 const root = document.getElementById('app');
 const banner = document.getElementById('conn-banner');
-const session = new Session();
+const session = new Session({ api });
 
 let pageScope = null; // the whole page (or the workspace shell)
 let paneScope = null; // the main pane inside a workspace shell
@@ -66,6 +69,8 @@ async function route() {
 
   // A workspace route: reuse the open shell if it is the same workspace.
   if (!current || current.wsId !== r.ws) {
+    // A board or whiteboard's snapshot loads while the workspace does.
+    if (r.name === 'room') prefetchSnapshot(session.api, r.room);
     disposePage();
     replace(root, h('div', { class: 'boot' }, spinner('Opening workspace')));
     const ws = new Workspace(session, r.ws);
@@ -151,6 +156,7 @@ function updateBanner() {
 
 session.on('connection', updateBanner);
 session.on('signedout', () => {
+  dropPrefetched();
   updateBanner();
   disposePage();
   navigate(paths.login(), { replace: true });
@@ -172,6 +178,11 @@ window.addEventListener('hashchange', () => {
 
 (async () => {
   replace(root, h('div', { class: 'boot' }, spinner('Starting Chorus')));
+  // Opening a board or whiteboard with stored tokens: its snapshot is
+  // loading already (early.js), while the session is restored and the
+  // workspace loads; if it is a whiteboard, its drawing workers are ready
+  // by the time the snapshot is in.
+  if (firstRoute.name === 'room' && session.api.loggedIn) warmPool();
   try {
     await session.restore();
   } catch (err) {

@@ -23,6 +23,10 @@
 //   - the buffer holds at most MAX_BUFFER events: beyond that only the
 //     highest seq is kept, and the gap it leaves makes the next snapshot
 //     load resync;
+//   - checkJoin(handle), called after the first load, resyncs once the
+//     room is joined if the join point lies above the model: a snapshot
+//     requested before the join (prefetch.js) may be older than it, and no
+//     live event may come soon to show the gap;
 //   - after dispose() (with the view's scope) no hook is called again.
 //
 //   load() ──ok──▶ live ──gap / epoch──▶ resyncing ──ok──▶ live (buffer flushed)
@@ -126,6 +130,21 @@ export class RoomSync {
     this.#loaded = true;
     this.#flush();
     this.#hooks.onLoaded?.('reset');
+  }
+
+  /**
+   * After the first load: once the room handle has joined, reloads the
+   * snapshot if the join point lies above the model (the events between
+   * them were never delivered live, and no live event may come to show
+   * the gap). The snapshot may have been requested before the join
+   * (prefetch.js), so it can be older than the join point.
+   */
+  checkJoin(handle) {
+    if (!handle) return;
+    Promise.resolve(handle.ready).then(() => {
+      if (this.#disposed || !this.#loaded) return;
+      if (Number.isInteger(handle.seq) && handle.seq > this.#hooks.seq()) this.resync();
+    }, () => { /* the view reports a failed join */ });
   }
 
   /** Reloads the snapshot (at once, unless a load is in flight or a retry is scheduled). */

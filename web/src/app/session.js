@@ -7,9 +7,10 @@ import { API_ORIGIN, wsUrls } from './config.js';
 import { Emitter, listen } from './events.js';
 
 export class Session extends Emitter {
-  constructor() {
+  /** @param {{api?: ChorusApi}} [opts] the API client to use (default: a new one) */
+  constructor({ api = null } = {}) {
     super();
-    this.api = new ChorusApi({ baseUrl: API_ORIGIN, storage: window.localStorage });
+    this.api = api ?? new ChorusApi({ baseUrl: API_ORIGIN, storage: window.localStorage });
     const onNetwork = () => this.emit('connection', this.connection);
     window.addEventListener('online', onNetwork);
     window.addEventListener('offline', onNetwork);

@@ -3,9 +3,11 @@
 // Opening follows the chat view, through RoomSync (roomsync.js): live
 // events from the room handle (joined through the Workspace) are buffered
 // while the snapshot loads; the buffered events above the snapshot's seq
-// are then folded, and a gap (or a new epoch) reloads the snapshot. After
-// a reconnect the handle resumes from its last seq; when the stream no
-// longer reaches it, onReset brings a fresh snapshot.
+// are then folded, and a gap (or a new epoch) reloads the snapshot, as does
+// a join point above it (the snapshot may have been requested before the
+// join: prefetch.js, when the page opens on a board). After a reconnect
+// the handle resumes from its last seq; when the stream no longer reaches
+// it, onReset brings a fresh snapshot.
 //
 // Every change is published with a cid and shown at once through the
 // model's optimistic overlay (model.js); it is confirmed when its event
@@ -20,6 +22,7 @@ import { emptyState, spinner, toast } from '../ui.js';
 import { randomId } from '../../lib/ids.js';
 import { between, keyForIndex } from '../../lib/positions.js';
 import { LIMITS } from '../../lib/reducers/index.js';
+import { firstSnapshot } from '../prefetch.js';
 import { RoomSync } from '../roomsync.js';
 import { ActivityPanel } from './activity.js';
 import { cardTile } from './cards.js';
@@ -68,6 +71,7 @@ export class BoardView {
         if (r.conflict) this.onConflict(r.conflict);
       },
       onLoadError: (err) => this.showLoadError(err),
+      onLoaded: (cause) => { if (cause === 'load') this.sync.checkJoin(this.handle); },
     }, { scope, retryMs: 500 });
     this.columnEls = new Map(); // column id -> {el, list, count, title, sig}
     this.cardEls = new Map(); // card id -> {el, card, sig}
@@ -82,7 +86,8 @@ export class BoardView {
 
     this.build();
     this.attach();
-    this.sync.load();
+    // The first load takes the prefetched snapshot, if any (prefetch.js).
+    this.sync.load(() => firstSnapshot(this.api, this.roomId));
   }
 
   get manager() { return canManage(this.ws.role); }

@@ -40,7 +40,7 @@ export class ObjectCache {
   /** The object's bounding box in board coordinates (move included). */
   bounds(o) {
     const e = this.#entry(o);
-    if (!e.local) e.local = objectBounds({ ...o, dx: 0, dy: 0 });
+    if (!e.local) e.local = objectBounds(o, false);
     const dx = Number(o.dx) || 0;
     const dy = Number(o.dy) || 0;
     const l = e.local;

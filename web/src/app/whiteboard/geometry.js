@@ -146,6 +146,49 @@ export function tracePath(p, pts) {
   }
 }
 
+/**
+ * tracePath over packed coordinates: the n points starting at point index
+ * `start` of xy (x0, y0, x1, y1, ...). Same arithmetic in the same order,
+ * so the same path (the parallel renderer sends strokes this way).
+ * @param {{moveTo: Function, lineTo: Function, bezierCurveTo: Function}} p
+ * @param {Float64Array|number[]} xy
+ * @param {number} start
+ * @param {number} n
+ */
+export function tracePacked(p, xy, start, n) {
+  if (n === 0) return;
+  const o = 2 * start;
+  const x0 = xy[o];
+  const y0 = xy[o + 1];
+  p.moveTo(x0, y0);
+  if (n === 1) {
+    p.lineTo(x0 + 0.01, y0);
+    return;
+  }
+  if (n === 2) {
+    p.lineTo(xy[o + 2], xy[o + 3]);
+    return;
+  }
+  for (let i = 0; i < n - 1; i++) {
+    const b = o + 2 * i;
+    const bx = xy[b];
+    const by = xy[b + 1];
+    const cx = xy[b + 2];
+    const cy = xy[b + 3];
+    if ((cx - bx) ** 2 + (cy - by) ** 2 < CURVE_MIN2) {
+      p.lineTo(cx, cy);
+      continue;
+    }
+    const a = o + 2 * (i > 0 ? i - 1 : 0);
+    const d = o + 2 * (i + 2 < n ? i + 2 : n - 1);
+    p.bezierCurveTo(
+      bx + (cx - xy[a]) / 6, by + (cy - xy[a + 1]) / 6,
+      cx - (xy[d] - bx) / 6, cy - (xy[d + 1] - by) / 6,
+      cx, cy,
+    );
+  }
+}
+
 const fmt = (v) => String(Math.round(v * 100) / 100);
 
 /** The SVG path data of a smooth stroke through pts (offset by dx, dy). */
@@ -169,19 +212,24 @@ export function textFont(size) {
 
 /**
  * The object's bounding box in board coordinates, its move (dx, dy) and
- * half its line width included: {x0, y0, x1, y1}.
+ * half its line width included: {x0, y0, x1, y1}. With move = false, as if
+ * it had not been moved.
  * @param {object} o a whiteboard object (reducer state shape)
+ * @param {boolean} [move]
  */
-export function objectBounds(o) {
-  const dx = Number(o.dx) || 0;
-  const dy = Number(o.dy) || 0;
+export function objectBounds(o, move = true) {
+  const dx = move ? Number(o.dx) || 0 : 0;
+  const dy = move ? Number(o.dy) || 0 : 0;
   const half = (Number(o.size) || 1) / 2;
   if (o.type === 'stroke') {
     let x0 = Infinity;
     let y0 = Infinity;
     let x1 = -Infinity;
     let y1 = -Infinity;
-    for (const [x, y] of o.points ?? []) {
+    const pts = o.points ?? [];
+    for (let i = 0; i < pts.length; i++) {
+      const x = pts[i][0];
+      const y = pts[i][1];
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;

@@ -14,20 +14,36 @@
 //   page's pending publishes, strokes and shapes in progress (one's own and
 //   others'), the selection, marquee.
 // All work is coalesced into one requestAnimationFrame.
+//
+// A full render of a big layer (PARALLEL_MIN_COST, about 700 strokes of 40
+// points) is drawn in module workers instead (raster.js): the objects are
+// split into contiguous z-ranges drawn concurrently on OffscreenCanvas,
+// and the bitmaps are composited into the layer in order when they are
+// all back. Meanwhile the main thread stays free: the previous layer (if
+// any) stays on screen, transformed to the current view; objects added
+// meanwhile are drawn on top of it and go onto the new layer once it has
+// landed. One such job is in flight at a time; an invalidation meanwhile
+// starts the next one when it lands. Appends (a new object on top) are
+// always drawn on the main thread.
 
 import { ObjectCache, drawLiveStroke, drawObject } from './draw.js';
 import { intersects } from './geometry.js';
+import { acquirePool, listCost, packRange, releasePool, splitRanges } from './raster.js';
 
 const LAZY_MS = 140;
 const SELECT_COLOR = '#5b5bd6';
+/** Full renders costing at least this much (raster.js objectCost: about the points) go to the workers. */
+export const PARALLEL_MIN_COST = 30000;
 
 export class BoardRenderer {
   /**
    * @param {HTMLCanvasElement} canvas the visible canvas
    * @param {{layerObjects: () => object[], overlay: (ctx: CanvasRenderingContext2D, r: BoardRenderer) => void,
    *   onFrame?: (info: object) => void}} src
+   * @param {{parallel?: 'auto'|'always'|'off'}} [opts] full renders in workers: when big enough (auto),
+   *   always (tests), never
    */
-  constructor(canvas, src) {
+  constructor(canvas, src, { parallel = 'auto' } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
     this.src = src;
@@ -39,6 +55,7 @@ export class BoardRenderer {
     this.dpr = 1;
     this.view = { scale: 1, tx: 0, ty: 0 };
     this.layerView = null; // the view the layer was drawn with
+    this.layerExclude = null; // the ids the layer was drawn without
     this.full = true;
     this.appends = [];
     this.exclude = null; // ids kept off the layer (being dragged)
@@ -46,7 +63,11 @@ export class BoardRenderer {
     this.lazyTimer = 0;
     this.interacting = false;
     this.destroyed = false;
-    this.stats = { fullRenders: 0, lastFullMs: 0, appends: 0, frames: 0, drawn: 0 };
+    this.parallel = parallel;
+    this.pool = parallel === 'off' ? null : acquirePool();
+    this.job = null; // the full render in the workers
+    this.landed = false; // a job's layer landed since the last frame
+    this.stats = { fullRenders: 0, lastFullMs: 0, appends: 0, frames: 0, drawn: 0, parallelRenders: 0, ranges: 0, sentMs: 0, rangeMs: [] };
   }
 
   destroy() {
@@ -54,6 +75,9 @@ export class BoardRenderer {
     cancelAnimationFrame(this.raf);
     clearTimeout(this.lazyTimer);
     this.cache.clear();
+    this.job = null;
+    releasePool(this.pool);
+    this.pool = null;
   }
 
   /** Sets the canvas size (CSS pixels) and device pixel ratio. */
@@ -136,30 +160,96 @@ export class BoardRenderer {
     ctx.setTransform(k, 0, 0, k, this.dpr * view.tx, this.dpr * view.ty);
   }
 
-  /** Redraws the committed layer from scratch with the current view. */
-  renderLayer() {
+  /** The objects a full render of the layer draws: in z-order, in the viewport, not excluded. */
+  layerList(view = this.view) {
+    const vp = this.viewportBounds(view, 4);
+    const ex = this.exclude;
+    const out = [];
+    for (const o of this.src.layerObjects()) {
+      if (ex && ex.has(o.id)) continue;
+      if (!intersects(this.cache.bounds(o), vp)) continue;
+      out.push(o);
+    }
+    return out;
+  }
+
+  /** Redraws the committed layer from scratch with the current view, on this thread. */
+  renderLayer(list = this.layerList()) {
     const t0 = performance.now();
     const ctx = this.lctx;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalCompositeOperation = 'source-over';
     ctx.clearRect(0, 0, this.layer.width, this.layer.height);
     this.#setBoardTransform(ctx, this.view);
-    const vp = this.viewportBounds(this.view, 4);
-    const list = this.src.layerObjects();
-    const ex = this.exclude;
-    let drawn = 0;
-    for (const o of list) {
-      if (ex && ex.has(o.id)) continue;
-      if (!intersects(this.cache.bounds(o), vp)) continue;
-      drawObject(ctx, o, this.cache);
-      drawn++;
-    }
+    for (const o of list) drawObject(ctx, o, this.cache);
     this.layerView = { ...this.view };
+    this.layerExclude = this.exclude;
     this.full = false;
     this.appends.length = 0;
     this.stats.fullRenders++;
-    this.stats.drawn = drawn;
+    this.stats.drawn = list.length;
     this.stats.lastFullMs = performance.now() - t0;
+  }
+
+  #wantsParallel(list) {
+    const pool = this.pool;
+    if (!pool || pool.broken || !list.length) return false;
+    return this.parallel === 'always' || listCost(list) >= PARALLEL_MIN_COST;
+  }
+
+  /** Starts a full render in the workers; the layer is replaced when it lands. */
+  #startJob(list, t0) {
+    const ranges = splitRanges(list, this.pool.size);
+    const packed = ranges.map(([a, b]) => packRange(list, a, b));
+    const k = this.dpr * this.view.scale;
+    const job = { t0, view: { ...this.view }, exclude: this.exclude, drawn: list.length, ranges: ranges.length };
+    this.job = job;
+    this.full = false;
+    this.appends.length = 0;
+    job.sentMs = performance.now() - t0;
+    this.pool.render(packed, {
+      width: this.layer.width,
+      height: this.layer.height,
+      transform: [k, 0, 0, k, this.dpr * this.view.tx, this.dpr * this.view.ty],
+    }).then((bitmaps) => this.#land(job, bitmaps), (err) => this.#jobFailed(job, err));
+  }
+
+  #land(job, results) {
+    if (this.job !== job || this.destroyed) {
+      for (const r of results) r.bitmap.close();
+      return;
+    }
+    this.job = null;
+    const ctx = this.lctx;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.globalCompositeOperation = 'source-over';
+    ctx.globalAlpha = 1;
+    ctx.clearRect(0, 0, this.layer.width, this.layer.height);
+    for (const { bitmap } of results) {
+      ctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+    }
+    // Objects added since the job started are in this.appends: drawn next frame.
+    this.layerView = job.view;
+    this.layerExclude = job.exclude;
+    this.landed = true;
+    this.stats.fullRenders++;
+    this.stats.parallelRenders++;
+    this.stats.ranges = job.ranges;
+    this.stats.sentMs = job.sentMs;
+    this.stats.rangeMs = results.map((r) => Math.round(r.ms));
+    this.stats.drawn = job.drawn;
+    this.stats.lastFullMs = performance.now() - job.t0;
+    this.schedule();
+  }
+
+  #jobFailed(job, err) {
+    if (this.job !== job || this.destroyed) return;
+    this.job = null;
+    console.warn('whiteboard: drawing in workers failed, drawing on the main thread', err);
+    releasePool(this.pool);
+    this.pool = null;
+    this.invalidate();
   }
 
   #drawAppends() {
@@ -179,11 +269,19 @@ export class BoardRenderer {
     this.raf = 0;
     if (globalThis.__wbTrace) performance.mark('wb-frame');
     if (this.destroyed || !this.cssW) return;
-    let fullDone = false;
-    if (this.full && !(this.interacting && this.layerView)) {
-      this.renderLayer();
-      fullDone = true;
-    } else if (this.appends.length) {
+    // A job's layer that shows the latest state counts as a full render.
+    let fullDone = this.landed && !this.full;
+    this.landed = false;
+    if (this.full && !(this.interacting && this.layerView) && !this.job) {
+      const t0 = performance.now();
+      const list = this.layerList();
+      if (this.#wantsParallel(list)) {
+        this.#startJob(list, t0);
+      } else {
+        this.renderLayer(list);
+        fullDone = true;
+      }
+    } else if (this.appends.length && !this.job && !this.full) {
       this.#drawAppends();
     }
     const ctx = this.ctx;
@@ -206,6 +304,17 @@ export class BoardRenderer {
       }
     }
     this.#setBoardTransform(ctx, this.view);
+    const ex = this.exclude;
+    if (this.layerExclude && this.layerExclude !== ex && lv) {
+      // The layer on screen left out objects no longer left out (a drag
+      // ended; the new layer is still being drawn): shown on top meanwhile.
+      const back = this.src.layerObjects().filter((o) => this.layerExclude.has(o.id) && !(ex && ex.has(o.id)));
+      if (back.length) this.drawObjects(ctx, back);
+    }
+    if (this.job && this.appends.length) {
+      // Added while the workers draw: shown on top until the new layer lands.
+      this.drawObjects(ctx, this.appends.filter((o) => !o.hidden && !(ex && ex.has(o.id))));
+    }
     this.src.overlay(ctx, this);
     this.stats.frames++;
     this.src.onFrame?.({ full: fullDone });

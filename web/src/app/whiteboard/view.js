@@ -3,12 +3,14 @@
 // share link and named versions.
 //
 // Opening follows the chat view's pattern, through RoomSync (roomsync.js):
-// subscribe to the room first (events are buffered), wait until the room
-// is joined, load the snapshot, then fold the buffered events above the
-// snapshot's seq. After that each durable event is folded in seq order; a
-// gap or another epoch reloads the snapshot, and so does the room handle's
-// onReset. The folded state is always the server's (model.js); this page's
-// unacknowledged publishes are drawn on top of it.
+// subscribe to the room first (events are buffered), load the snapshot
+// (prefetched when the page opened on this board: prefetch.js) while the
+// room is joined, then fold the buffered events above the snapshot's seq;
+// a join point above the snapshot reloads it. After that each durable
+// event is folded in seq order; a gap or another epoch reloads the
+// snapshot, and so does the room handle's onReset. The folded state is
+// always the server's (model.js); this page's unacknowledged publishes are
+// drawn on top of it.
 
 import { objectsInOrder } from '../../lib/reducers/index.js';
 import { randomId } from '../../lib/ids.js';
@@ -18,6 +20,7 @@ import { avatar, formatFull, hue } from '../format.js';
 import { href, paths } from '../router.js';
 import { emptyState, spinner, toast } from '../ui.js';
 import { listen } from '../events.js';
+import { firstSnapshot } from '../prefetch.js';
 import { RoomSync } from '../roomsync.js';
 import { drawObject, measureText } from './draw.js';
 import { downloadBlob, exportName, toPngBlob, toSvg } from './export.js';
@@ -37,6 +40,7 @@ const SIZE_GROUPS = { pen: 'pen', eraser: 'eraser', rect: 'shape', ellipse: 'sha
 const SIZE_LIMITS = { pen: [1, 64], eraser: [4, 160], shape: [1, 32], text: [10, 120] };
 const DEFAULT_PREFS = { tool: 'pen', color: '#1b1c22', sizes: { pen: 4, eraser: 24, shape: 3, text: 20 } };
 const PREFS_KEY = 'chorus.wb.prefs';
+const PARALLEL_KEY = 'chorus.wb.parallel';
 const CURSOR_INTERVAL_MS = 50; // ~20 Hz
 const RESTORE_WINDOW = 16; // publishes in flight while restoring a version
 const newCid = () => `w${randomId(20)}`;
@@ -51,6 +55,15 @@ export function whiteboardView(session, ws, roomId, scope) {
     }));
   }
   return new WhiteboardView(session, ws, room, scope).el;
+}
+
+/** Full renders in workers: 'auto' (big layers), or 'always'/'off' set in localStorage (tests, diagnostics). */
+function parallelPref() {
+  try {
+    const v = localStorage.getItem(PARALLEL_KEY);
+    if (v === 'always' || v === 'off') return v;
+  } catch { /* private mode */ }
+  return 'auto';
 }
 
 function loadPrefs() {
@@ -104,7 +117,7 @@ class WhiteboardView {
       layerObjects: () => this.layerObjects(),
       overlay: (ctx) => this.drawOverlay(ctx),
       onFrame: (info) => this.onFrame(info),
-    });
+    }, { parallel: parallelPref() });
     this.tools = new ToolController(this, this.canvas);
     scope.add(() => {
       this.tools.destroy();
@@ -304,15 +317,14 @@ class WhiteboardView {
 
   load() {
     mark('wb-open');
-    // The snapshot loads while the room is being joined; live events are
-    // buffered meanwhile. If the join point ends up above the snapshot
-    // (the join came second), the events in between were never delivered
-    // live: the snapshot is reloaded then (see onLoaded).
+    // The snapshot (prefetched when the page opened on this board) loads
+    // while the room is being joined; live events are buffered meanwhile.
+    // If the join point ends up above the snapshot, the events in between
+    // were never delivered live: the snapshot is reloaded then
+    // (RoomSync.checkJoin, from onLoaded).
+    if (this.handle) Promise.resolve(this.handle.ready).then(() => mark('wb-joined'), () => {});
     return this.sync.load(async () => {
-      const joined = this.handle
-        ? Promise.race([this.handle.ready.catch(() => {}), new Promise((r) => setTimeout(r, 4000))]).then(() => mark('wb-joined'))
-        : null;
-      const [snap] = await Promise.all([this.api.snapshot(this.room.id), joined]);
+      const snap = await firstSnapshot(this.api, this.room.id);
       mark('wb-snapshot');
       return snap;
     });
@@ -334,8 +346,7 @@ class WhiteboardView {
     }
     this.onPending();
     mark('wb-model');
-    if (this.handle && Number.isInteger(this.handle.seq) && this.handle.seq > this.model.seq) queueMicrotask(() => this.sync.resync());
-    this.loading.hidden = true;
+    this.sync.checkJoin(this.handle);
     this.fitCanvas();
     this.renderer.invalidate();
     this.updateControls();
@@ -408,6 +419,9 @@ class WhiteboardView {
     this.positionCursors();
     if (full && this.model.loaded && !this.rendered) {
       this.rendered = true;
+      // The spinner stays until the board is drawn (in the workers, a
+      // big board takes a few hundred ms after loading).
+      this.loading.hidden = true;
       mark('wb-rendered');
       this.el.dataset.rendered = '1';
     }
