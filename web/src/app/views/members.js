@@ -9,6 +9,8 @@ import { avatar } from '../format.js';
 import { navigate, paths } from '../router.js';
 import { ROLE_LABEL, alertBox, busy, roleBadge, toast } from '../ui.js';
 
+const ARM_MS = 4000;
+
 export function membersView(session, ws, scope) {
   const alert = alertBox();
   const notice = alertBox('success');
@@ -48,6 +50,17 @@ export function membersView(session, ws, scope) {
   submit);
 
   const table = h('ul', { class: 'member-list', attrs: { 'aria-label': 'Members' } });
+  const armedUntil = new Map(); // user id -> until when its remove button asks to confirm
+  let disarm = null;
+  const disarmTimer = (ms) => {
+    clearTimeout(disarm);
+    disarm = setTimeout(() => {
+      const now = Date.now();
+      for (const [uid, until] of armedUntil) if (until <= now) armedUntil.delete(uid);
+      render();
+    }, ms + 20);
+  };
+  scope.add(() => clearTimeout(disarm));
 
   const act = async (button, action, fn) => {
     alert.clear();
@@ -91,23 +104,24 @@ export function membersView(session, ws, scope) {
         type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text',
         attrs: { 'aria-label': isSelf ? 'Leave this workspace' : `Remove ${m.display_name || m.username}` },
       }, isSelf ? 'Leave' : 'Remove');
-      let armed = null;
+      // Armed ("Confirm remove") for a few seconds. Kept by user id, not on
+      // the button, so a re-render (presence, member list) keeps it.
+      const uid = String(m.user_id);
+      const label = (on) => {
+        removeBtn.textContent = on ? (isSelf ? 'Confirm leave' : 'Confirm remove') : (isSelf ? 'Leave' : 'Remove');
+        removeBtn.classList.toggle('is-armed', on);
+      };
+      if ((armedUntil.get(uid) ?? 0) > Date.now()) label(true);
       removeBtn.addEventListener('click', async () => {
-        if (!armed) {
-          removeBtn.textContent = isSelf ? 'Confirm leave' : 'Confirm remove';
-          removeBtn.classList.add('is-armed');
-          armed = setTimeout(() => {
-            armed = null;
-            removeBtn.textContent = isSelf ? 'Leave' : 'Remove';
-            removeBtn.classList.remove('is-armed');
-          }, 4000);
+        if ((armedUntil.get(uid) ?? 0) <= Date.now()) {
+          armedUntil.set(uid, Date.now() + ARM_MS);
+          label(true);
+          disarmTimer(ARM_MS);
           return;
         }
-        clearTimeout(armed);
-        armed = null;
+        armedUntil.delete(uid);
         const ok = await act(removeBtn, 'remove', () => session.api.removeMember(ws.id, m.user_id));
-        removeBtn.textContent = isSelf ? 'Leave' : 'Remove';
-        removeBtn.classList.remove('is-armed');
+        label(false);
         if (!ok) return;
         if (isSelf) {
           toast('You left the workspace.', 'success');
