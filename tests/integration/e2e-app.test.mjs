@@ -167,6 +167,17 @@ h.itest('a removed member is cut off from the room live; a whiteboard opens in i
   await O.getByRole('heading', { name: 'Sketches' }).waitFor();
   await O.locator('.wb-app[data-room^="whiteboard."]').waitFor();
   await O.locator('.sidebar a[data-kind="whiteboard"]', { hasText: 'Sketches' }).waitFor();
+
+  // Its shared link opens it from the rooms page; something else is refused.
+  const link = O.url();
+  const id = await O.locator('.wb-app').getAttribute('data-room');
+  await O.goto(O.appBase + `#/w/${wsId}`);
+  await O.getByLabel('Room id or link').fill('not a room');
+  await O.getByRole('button', { name: 'Open', exact: true }).click();
+  await O.getByText('Paste a room id such as').waitFor();
+  await O.getByLabel('Room id or link').fill(link);
+  await O.getByRole('button', { name: 'Open', exact: true }).click();
+  await O.locator(`.wb-app[data-room="${id}"]`).waitFor();
 });
 
 h.itest('offline and reconnecting banners; a message written with every gateway down is sent once they are back', { timeout: 60000 }, async () => {

@@ -44,6 +44,43 @@ export function roomsView(session, ws, scope) {
   h('label', { htmlFor: 'new-room-kind', class: 'sr-only' }, 'Room kind'), kindSelect,
   submit);
 
+  const openAlert = alertBox();
+  const openInput = h('input', { id: 'open-room', name: 'room', placeholder: 'whiteboard.3.12 or a shared link', autocomplete: 'off', attrs: { maxlength: 400 } });
+  const openForm = h('form', {
+    class: 'inline-form', attrs: { 'aria-label': 'Open a room by id or link' },
+    on: {
+      submit: async (e) => {
+        e.preventDefault();
+        openAlert.clear();
+        const id = roomIdFrom(openInput.value);
+        if (!id) {
+          openAlert.show('Paste a room id such as whiteboard.3.12, or a link someone shared.');
+          openInput.focus();
+          return;
+        }
+        let room = ws.room(id);
+        if (!room) {
+          // Created since this page loaded, or in another workspace.
+          await ws.reloadRooms().catch(() => {});
+          room = ws.room(id);
+        }
+        if (!room) {
+          const other = Number(id.split('.')[1]);
+          if (other !== ws.id) {
+            navigate(roomPath(other, { id, kind: id.split('.')[0] }));
+            return;
+          }
+          openAlert.show('No room with that id in this workspace. It may have been archived.');
+          return;
+        }
+        openInput.value = '';
+        navigate(roomPath(ws.id, room));
+      },
+    },
+  },
+  h('label', { htmlFor: 'open-room', class: 'sr-only' }, 'Room id or link'), openInput,
+  h('button', { type: 'submit', class: 'btn btn-secondary' }, icon('chevron', 16), 'Open'));
+
   const list = h('div', { class: 'room-grid' });
   const render = () => {
     if (!ws.rooms.length) {
@@ -76,7 +113,20 @@ export function roomsView(session, ws, scope) {
         h('h2', { class: 'card-title' }, 'New room'),
         alert.el,
         form),
+      h('section', { class: 'card' },
+        h('h2', { class: 'card-title' }, 'Open by id or link'),
+        openAlert.el,
+        openForm),
       list));
+}
+
+/**
+ * The room id in what someone pasted: an id (`whiteboard.3.12`) or a link to
+ * a room (`…#/w/3/r/whiteboard.3.12`, `…#/w/3/c/chat.3.7`); null if none.
+ */
+export function roomIdFrom(text) {
+  const m = /(?:^|[/#\s])((?:chat|board|whiteboard)\.\d{1,19}\.\d{1,19})(?:$|[\s?&#])/.exec(String(text ?? '').trim());
+  return m ? m[1] : null;
 }
 
 /** A room link that names no live room of this workspace. */
