@@ -45,6 +45,7 @@
 #define RESYNC_MAX_MS    10000
 #define SEG_RAW_MAX      (WK_PARAM_MAX * 3)   /* a segment before %XX decoding */
 #define DRAIN_SLACK      (1u << 20)   /* bytes past max_body read and dropped before cutting */
+#define OOM_BODY         "{\"error\":\"internal\",\"message\":\"out of memory\"}"
 
 
 /* ------------------------------------------------------------ routes */
@@ -211,6 +212,16 @@ wk_reply(wk_req *r, int status, json_t *body)
     reply_clear(r);
     r->status = status;
     r->out = body;
+}
+
+void
+wk_reply_json(wk_req *r, int status, json_t *body)
+{
+    if (!body) {
+        wk_fail(r, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    wk_reply(r, status, body);
 }
 
 void
@@ -637,25 +648,35 @@ on_blob_sent(const void *data, size_t len, void *arg)
 }
 
 /* Sends status with body (JSON text, may be NULL; for a raw reply followed
- * by r->blob and r->tail) and records metrics. */
+ * by r->blob and r->tail) and records metrics. A body that cannot be
+ * buffered whole (out of memory) is not sent cut short: a 500 goes instead. */
 static void
 send_now(wk_req *r, int status, const char *body, size_t len, const char *allow)
 {
     evhtp_request_t *req = r->req;
     char ra[24];
+    int ok = 1;
 
     if (!req) return;
     if ((body && len) || r->blob)
         add_header(req, "Content-Type", "application/json");
     if (body && len)
-        evbuffer_add(req->buffer_out, body, len);
+        ok = evbuffer_add(req->buffer_out, body, len) == 0;
     if (r->blob) {
-        /* The reply's reference goes to the buffer, released when sent. */
+        /* The reply's reference goes to the buffer, released when sent
+         * (or drained below). */
         wk_blob *b = r->blob;
         r->blob = NULL;
-        if (evbuffer_add_reference(req->buffer_out, b->data, b->len, on_blob_sent, b) < 0)
+        if (!ok || evbuffer_add_reference(req->buffer_out, b->data, b->len, on_blob_sent, b) < 0) {
             wk_blob_unref(b);
-        if (r->tail) evbuffer_add(req->buffer_out, r->tail, strlen(r->tail));
+            ok = 0;
+        }
+        if (ok && r->tail) ok = evbuffer_add(req->buffer_out, r->tail, strlen(r->tail)) == 0;
+    }
+    if (!ok) {
+        evbuffer_drain(req->buffer_out, evbuffer_get_length(req->buffer_out));
+        evbuffer_add(req->buffer_out, OOM_BODY, sizeof(OOM_BODY) - 1);
+        status = 500;
     }
     add_header(req, "Cache-Control", "no-store");
     add_cors(r);
@@ -698,7 +719,7 @@ job_run(wk_dbc *c, void *arg)
         r->text = ch_json_dumps(r->out, 0, &r->text_len);
         if (!r->text) {
             r->status = 500;
-            r->text = strdup("{\"error\":\"internal\",\"message\":\"out of memory\"}");
+            r->text = strdup(OOM_BODY);
             r->text_len = r->text ? strlen(r->text) : 0;
         }
         json_decref(r->out);

@@ -111,6 +111,9 @@ struct wk_req {
 
 /* Sets the answer; body is stolen (NULL for an empty body, e.g. 204). */
 void wk_reply(wk_req *r, int status, json_t *body);
+/* As wk_reply for a body that must be there (stolen): NULL, as json_pack
+ * returns when out of memory, answers 500 instead. */
+void wk_reply_json(wk_req *r, int status, json_t *body);
 /* Sets an answer of ready JSON text: head (malloc'd, stolen), then blob
  * (a reference, stolen; sent without a copy), then tail (static). */
 void wk_reply_raw(wk_req *r, int status, char *head, size_t head_len, wk_blob *blob,
@@ -204,9 +207,10 @@ typedef struct {
 /* Publishes one durable event in room rm (loaded by wk_room_access, so
  * rm->role is the caller's) through publish.lua, exactly as a gateway
  * would (author = uid, session "api"), after checking the event rules of
- * common/policy.h. payload is JSON text. 0, or -1 with the reply set (403
- * when the role is too low or the room's access list no longer holds the
- * caller, 503). */
+ * common/policy.h. payload is JSON text. A cid accepted within the dedup
+ * window answers its original seq with duplicate set, whatever the role is
+ * now. 0, or -1 with the reply set (403 when the role is too low or the
+ * room's access list no longer holds the caller, 503). */
 int wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char *cid,
                const char *payload, size_t payload_len, wk_published *out);
 

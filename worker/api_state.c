@@ -6,9 +6,10 @@
  * ch_encode_event_halves, author = the user id and session "api": REST
  * and WebSocket clients see one history, sequenced once. The event rules
  * of common/policy.h are checked here against the caller's role in
- * PostgreSQL (403 before anything is sent), and again by the script against
- * the room's access list, which has the last word: a member removed while
- * the request ran is refused there.
+ * PostgreSQL (403 before anything is sent, unless the cid is a retry of an
+ * event already accepted: its dedup key then answers, as the script would),
+ * and again by the script against the room's access list, which has the
+ * last word: a member removed while the request ran is refused there.
  *
  * A room's current state is assembled from three sources, newest last:
  *
@@ -93,6 +94,39 @@ wk_cid_new(char out[32])
              b[6], b[7]);
 }
 
+/*
+ * The caller's role may not publish this kind. A cid that was accepted
+ * within the dedup window is still a retry of that event, as publish.lua
+ * would answer it (its dedup check comes before its access check): its
+ * original seq comes back as a duplicate, and nothing is written. Any other
+ * cid is refused with 403. 0 with *out set, or -1 with the reply set.
+ */
+static int
+refused_or_duplicate(wk_dbc *c, wk_req *r, const char *room, const char *kind, const char *dedup,
+                     wk_published *out)
+{
+    const char *argv[2] = { "GET", dedup };
+    size_t lens[2] = { 3, strlen(dedup) };
+    redisReply *rep = wk_redis(c, 2, argv, lens);
+    long long seq, epoch;
+    int end = 0, rc = -1;
+
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        wk_fail(r, 503, "unavailable", "the event was not stored; retry with the same cid", NULL);
+    } else if (rep->type == REDIS_REPLY_STRING &&
+               sscanf(rep->str, "%lld:%lld%n", &seq, &epoch, &end) == 2 &&
+               (size_t)end == rep->len) {
+        out->seq = seq;
+        out->epoch = epoch;
+        out->duplicate = 1;
+        rc = 0;
+    } else {
+        wk_fail(r, 403, "forbidden", ch_event_refusal(room, kind), NULL);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 int
 wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char *cid,
            const char *payload, size_t payload_len, wk_published *out)
@@ -106,10 +140,6 @@ wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char
     redisReply *rep = NULL;
     int rc = -1;
 
-    if (!ch_role_allows((ch_role)rm->role, need)) {
-        wk_fail(r, 403, "forbidden", ch_event_refusal(room, kind), NULL);
-        return -1;
-    }
     snprintf(author, sizeof(author), "%lld", r->uid);
     snprintf(author_json, sizeof(author_json), "\"%lld\"", r->uid);
     ch_room_keys_build(&k, room, parts);
@@ -117,6 +147,8 @@ wk_publish(wk_dbc *c, wk_req *r, const wk_room *rm, const char *kind, const char
         wk_invalid(r, "cid", "cid too long");
         return -1;
     }
+    if (!ch_role_allows((ch_role)rm->role, need))
+        return refused_or_duplicate(c, r, room, kind, dedup, out);
     ch_buf_init(&prefix);
     ch_buf_init(&suffix);
     ch_encode_event_halves(&prefix, &suffix, room, author_json, WK_API_SESSION, kind, cid, payload,
@@ -294,11 +326,7 @@ snapshot_row(wk_dbc *c, wk_req *r, const char *room, long long epoch, long long 
         const char *t = PQgetvalue(res, 0, 1);
         size_t len = (size_t)PQgetlength(res, 0, 1);
         if (atoll(PQgetvalue(res, 0, 0)) == at && len > 1 && t[0] == '{' && t[len - 1] == '}') {
-            char *copy = malloc(len + 1);
-            if (copy) {
-                memcpy(copy, t, len + 1);
-                *text = wk_blob_wrap(copy, len);
-            }
+            *text = wk_blob_copy(t, len);
             PQclear(res);
             if (!*text) {
                 wk_fail(r, 500, "internal", "out of memory", NULL);

@@ -2,7 +2,8 @@
  * api_versions.c — named versions of a room: a member saves the room's
  * reducer state as of one seq under a name, lists, loads and deletes them.
  *
- *   POST   /rooms/{room}/versions        {name, seq?}   members; 409 archived
+ *   POST   /rooms/{room}/versions        {name, seq?}   members; 409 archived,
+ *                                                       taken name, or full
  *   GET    /rooms/{room}/versions                       members; newest first
  *   GET    /rooms/{room}/versions/{id}                  members; with the state
  *   DELETE /rooms/{room}/versions/{id}                  its creator, admins, owners
@@ -14,6 +15,17 @@
  * version never depends on history trimmed since. The default seq is the
  * room's current one, the seq of the state GET /rooms/{room}/snapshot
  * returns.
+ *
+ * The state is stored as its canonical text (json_out.h: sorted keys,
+ * shortest reals), the bytes GET /rooms/{room}/snapshot would send for it,
+ * and a GET of the version sends those bytes as stored, spliced between
+ * the version's other fields and the closing braces, without parsing them.
+ *
+ * A room keeps at most --max-versions versions: the insert counts the
+ * room's versions in the same statement. Two creations racing at the
+ * limit may both pass it (each counts before the other's row exists),
+ * which only lets the room go one or two over; the limit bounds storage,
+ * it is not an invariant anything else relies on.
  */
 #include "api_internal.h"
 
@@ -24,7 +36,6 @@
 #include "core_validate.h"
 #include "json_out.h"
 
-#define VERSIONS_LISTED "200"   /* most versions a list returns */
 #define SEQ_MAX         9007199254740991LL
 
 #define VERSION_COLUMNS "id, room, epoch, seq, name, created_by, " WK_TS("created_at")
@@ -101,7 +112,7 @@ void
 wk_h_version_create(wk_dbc *c, wk_req *r)
 {
     wk_room rm;
-    char name[WK_NAME_MAX * 4 + 1], eb[24], sb[24], ub[24];
+    char name[WK_NAME_MAX * 4 + 1], eb[24], sb[24], ub[24], mb[24], msg[96];
     long long seq = 0, epoch;
     int has_seq;
     PGresult *res;
@@ -124,21 +135,38 @@ wk_h_version_create(wk_dbc *c, wk_req *r)
     snprintf(eb, sizeof(eb), "%lld", epoch);
     snprintf(sb, sizeof(sb), "%lld", seq);
     snprintf(ub, sizeof(ub), "%lld", r->uid);
-    const char *p[6] = { rm.id, eb, sb, name, text, ub };
-    res = wk_sql(c, "INSERT INTO room_versions (room, epoch, seq, name, state, created_by) "
-                    "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (room, name) DO NOTHING "
-                    "RETURNING " VERSION_COLUMNS, 6, p);
+    snprintf(mb, sizeof(mb), "%d", r->api->cfg->max_versions);
+    const char *p[7] = { rm.id, eb, sb, name, text, ub, mb };
+    /* One row: the new version's columns (all NULL when nothing was
+     * inserted), then the room's count before, then whether the name was
+     * taken then. */
+    res = wk_sql(c, "WITH cur AS (SELECT count(*) AS n, coalesce(bool_or(name = $4::text), false) AS taken "
+                    "             FROM room_versions WHERE room = $1::text), "
+                    "ins AS (INSERT INTO room_versions (room, epoch, seq, name, state, created_by) "
+                    "        SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint "
+                    "        FROM cur WHERE cur.n < $7::bigint "
+                    "        ON CONFLICT (room, name) DO NOTHING "
+                    "        RETURNING " VERSION_COLUMNS ") "
+                    "SELECT ins.*, cur.n, cur.taken FROM cur LEFT JOIN ins ON true", 7, p);
     free(text);
     if (!res) {
         wk_fail_internal(c, r);
         return;
     }
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        int full = PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 7)) >= r->api->cfg->max_versions &&
+                   strcmp(PQgetvalue(res, 0, 8), "t") != 0;
         PQclear(res);
-        wk_fail(r, 409, "conflict", "this room already has a version with that name", "name");
+        if (full) {
+            snprintf(msg, sizeof(msg), "a room keeps at most %d named versions; delete one first",
+                     r->api->cfg->max_versions);
+            wk_fail(r, 409, "conflict", msg, "name");
+        } else {
+            wk_fail(r, 409, "conflict", "this room already has a version with that name", "name");
+        }
         return;
     }
-    wk_reply(r, 201, json_pack("{s:o}", "version", version_json(res, 0)));
+    wk_reply_json(r, 201, json_pack("{s:o}", "version", version_json(res, 0)));
     PQclear(res);
 }
 
@@ -147,11 +175,13 @@ wk_h_versions_list(wk_dbc *c, wk_req *r)
 {
     wk_room rm;
     PGresult *res;
+    char mb[24];
 
     if (wk_room_access(c, r, r->params[0], WK_ACT_VIEW, &rm) < 0) return;
-    const char *p[1] = { rm.id };
+    snprintf(mb, sizeof(mb), "%d", r->api->cfg->max_versions);
+    const char *p[2] = { rm.id, mb };
     res = wk_sql(c, "SELECT " VERSION_COLUMNS " FROM room_versions WHERE room = $1 "
-                    "ORDER BY id DESC LIMIT " VERSIONS_LISTED, 1, p);
+                    "ORDER BY id DESC LIMIT $2::bigint", 2, p);
     if (!res) {
         wk_fail_internal(c, r);
         return;
@@ -160,7 +190,7 @@ wk_h_versions_list(wk_dbc *c, wk_req *r)
     for (int i = 0; arr && i < PQntuples(res); i++)
         json_array_append_new(arr, version_json(res, i));
     PQclear(res);
-    wk_reply(r, 200, json_pack("{s:o}", "versions", arr));
+    wk_reply_json(r, 200, json_pack("{s:o}", "versions", arr));
 }
 
 /* Access check and the id in path parameter 1: 0, or -1 with the reply
@@ -185,11 +215,13 @@ wk_h_version_get(wk_dbc *c, wk_req *r)
     wk_room rm;
     char idb[24];
     PGresult *res;
-    json_error_t err;
+    json_t *v;
+    wk_blob *state;
+    ch_buf head;
 
     if (version_open(c, r, WK_ACT_VIEW, &rm, idb) < 0) return;
     const char *p[2] = { rm.id, idb };
-    res = wk_sql(c, "SELECT " VERSION_COLUMNS ", state::text FROM room_versions "
+    res = wk_sql(c, "SELECT " VERSION_COLUMNS ", state FROM room_versions "
                     "WHERE room = $1 AND id = $2", 2, p);
     if (!res) {
         wk_fail_internal(c, r);
@@ -200,17 +232,25 @@ wk_h_version_get(wk_dbc *c, wk_req *r)
         wk_fail(r, 404, "not_found", "no such version", NULL);
         return;
     }
-    json_t *v = version_json(res, 0);
-    json_t *state = json_loads(PQgetvalue(res, 0, 7), 0, &err);
+    /* {"version": {<the version's fields>, "state": <stored text>}}: the
+     * fields' object without its closing brace, then the state. */
+    v = version_json(res, 0);
+    state = wk_blob_copy(PQgetvalue(res, 0, 7), (size_t)PQgetlength(res, 0, 7));
     PQclear(res);
-    if (!v || !state) {
-        json_decref(v);
-        json_decref(state);
-        wk_fail(r, 500, "internal", "the version could not be read", NULL);
-        return;
-    }
-    json_object_set_new(v, "state", state);
-    wk_reply(r, 200, json_pack("{s:o}", "version", v));
+    ch_buf_init(&head);
+    ch_buf_puts(&head, "{\"version\":");
+    if (!v || !state || ch_json_dump(&head, v, 0, NULL) < 0) goto oom;
+    head.len--;
+    ch_buf_puts(&head, ",\"state\":");
+    if (head.oom) goto oom;
+    json_decref(v);
+    wk_reply_raw(r, 200, head.data, head.len, state, "}}");
+    return;
+oom:
+    json_decref(v);
+    wk_blob_unref(state);
+    ch_buf_free(&head);
+    wk_fail(r, 500, "internal", "out of memory", NULL);
 }
 
 void

@@ -22,7 +22,7 @@ enum {
     O_LISTEN, O_PG, O_REDIS, O_REDIS_PASSWORD, O_PARTITIONS, O_MIGRATIONS, O_CONSUMER, O_GROUP,
     O_BATCH_MAX, O_BATCH_MS, O_SNAP_EVERY, O_SNAP_SECONDS, O_CLAIM_IDLE,
     O_DB_THREADS, O_SNAP_CACHE, O_JWT_ALG, O_JWT_SECRET, O_JWT_KEY_FILE, O_JWT_ISSUER, O_JWT_AUDIENCE,
-    O_ACCESS_TTL, O_REFRESH_TTL, O_MAX_BODY, O_ORIGINS, O_LOG_LEVEL, O_COUNT
+    O_ACCESS_TTL, O_REFRESH_TTL, O_MAX_BODY, O_MAX_VERSIONS, O_ORIGINS, O_LOG_LEVEL, O_COUNT
 };
 
 static const ch_option opts[O_COUNT] = {
@@ -49,6 +49,7 @@ static const ch_option opts[O_COUNT] = {
     [O_ACCESS_TTL]    = { "--access-ttl", "CHORUS_ACCESS_TTL", "900", "seconds an access token lives" },
     [O_REFRESH_TTL]   = { "--refresh-ttl", "CHORUS_REFRESH_TTL", "2592000", "seconds a refresh token lives" },
     [O_MAX_BODY]      = { "--max-body", "CHORUS_MAX_BODY", "262144", "largest request body in bytes (413 above)" },
+    [O_MAX_VERSIONS]  = { "--max-versions", "CHORUS_MAX_VERSIONS", "200", "named versions a room keeps at most (409 for one more)" },
     [O_ORIGINS]       = { "--allowed-origins", "CHORUS_ALLOWED_ORIGINS", NULL, "comma-separated CORS origins; '*' any (default: none)" },
     [O_LOG_LEVEL]     = { "--log-level", "CHORUS_LOG_LEVEL", "info", "debug, info, warn or error" },
 };
@@ -145,6 +146,7 @@ wk_config_parse(wk_config *cfg, int argc, char **argv)
     INT_OPT(O_ACCESS_TTL, access_ttl, 10, 86400);
     INT_OPT(O_REFRESH_TTL, refresh_ttl, 60, 365 * 86400);
     INT_OPT(O_MAX_BODY, max_body, 1024, 64L << 20);
+    INT_OPT(O_MAX_VERSIONS, max_versions, 1, 100000);
 #undef INT_OPT
 
     int lvl = ch_log_level_parse(val[O_LOG_LEVEL]);

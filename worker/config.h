@@ -42,6 +42,7 @@ typedef struct {
     int access_ttl;            /* seconds an access token lives */
     int refresh_ttl;           /* seconds a refresh token lives */
     size_t max_body;           /* request body limit in bytes */
+    int max_versions;          /* named versions per room at most */
     char allowed_origins[1024];/* CORS allowlist for browsers; "" = none, "*" = any */
     int log_level;
 } wk_config;

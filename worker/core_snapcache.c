@@ -8,11 +8,20 @@
  *
  *   get, no entry ──► new entry, building ──put ok──► bytes (+ state)
  *                          │                              │
- *                          └──put failed──► removed       ├─ get (older seq)
- *                                                         ▼
+ *                          └──put failed or too big       ├─ get (older seq)
+ *                                  ──► removed            ▼
  *                                           building (state lent out)
  *                                                         │
  *                                put ok: new bytes/state; failed: old bytes
+ *
+ * Every build has an id, unique in the cache and increasing. A request that
+ * waits for a build remembers its id; when the build ends without storing
+ * anything (failed, or too big to keep), the request is answered BYPASS:
+ * its own build then runs at once, beside the others, instead of each
+ * waiter in turn becoming the room's one builder of a state that will not
+ * be kept either. It knows that build stored nothing when the room's entry
+ * is gone, is a newer one (born after that build), or records that build
+ * as its last one left unstored.
  *
  * Eviction runs at the end of each put, skipping entries being built.
  */
@@ -39,6 +48,9 @@ typedef struct snap_ent {
     size_t state_heap;                /* estimated heap of state (0 without one) */
     size_t cost;                      /* counted in used */
     int building;                     /* a thread is building: not evicted, not built again */
+    unsigned long long build_id;      /* id of the current (or latest) build */
+    unsigned long long born_id;       /* id of the build that created the entry */
+    unsigned long long unstored_id;   /* id of the latest build that stored nothing, or 0 */
     struct snap_ent *hnext;           /* hash chain */
     struct snap_ent *lprev, *lnext;   /* LRU list, most recent first */
 } snap_ent;
@@ -51,6 +63,7 @@ struct wk_snapcache {
     size_t nents;                     /* under mu */
     snap_ent *buckets[BUCKETS];       /* under mu */
     snap_ent *lru_head, *lru_tail;    /* under mu */
+    unsigned long long last_build_id; /* ids given to builds so far (under mu) */
     atomic_ullong hits, builds, bypasses, evictions;
 };
 
@@ -80,6 +93,16 @@ wk_blob_wrap(char *data, size_t len)
     b->len = len;
     b->data = data;
     return b;
+}
+
+wk_blob *
+wk_blob_copy(const char *data, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) return NULL;
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    return wk_blob_wrap(copy, len);
 }
 
 wk_blob *
@@ -267,6 +290,7 @@ wk_snapcache_get(wk_snapcache *c, const char *room, long long epoch, long long s
 {
     struct timespec deadline;
     uint32_t h = hash_room(room);
+    unsigned long long waited = 0;    /* the build this request last waited for */
 
     memset(l, 0, sizeof(*l));
     if (!c) return WK_SNAPC_BYPASS;
@@ -289,7 +313,10 @@ wk_snapcache_get(wk_snapcache *c, const char *room, long long epoch, long long s
             atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
             return WK_SNAPC_HIT;
         }
+        if (waited && (!e || e->born_id > waited || e->unstored_id >= waited))
+            break;                    /* that build stored nothing: build without the cache */
         if (e && e->building) {
+            waited = e->build_id;
             int rc = pthread_cond_timedwait(&c->built, &c->mu, &deadline);
             if (rc == ETIMEDOUT) break;
             continue;
@@ -304,8 +331,10 @@ wk_snapcache_get(wk_snapcache *c, const char *room, long long epoch, long long s
             c->buckets[h & (BUCKETS - 1)] = e;
             c->nents++;
             recost(c, e);
+            e->born_id = c->last_build_id + 1;
         }
         e->building = 1;
+        e->build_id = ++c->last_build_id;
         if (e->bytes && e->epoch == epoch) {
             l->bytes = wk_blob_ref(e->bytes);
             l->seq = e->seq;
@@ -359,6 +388,7 @@ wk_snapcache_put(wk_snapcache *c, wk_snapc_lease *l, long long epoch, long long 
         if (e->cost > c->budget) remove_ent(c, e, &g);   /* served, but too big to keep */
     } else {
         drop_later(&g, state, NULL);
+        e->unstored_id = e->build_id;
         if (!e->bytes) remove_ent(c, e, &g);
     }
     evict(c, &g);

@@ -19,9 +19,10 @@
  *           PostgreSQL. At most one build per room runs at a time: other
  *           requests for that room serve the entry's bytes when they are
  *           recent enough for them, else wait for the build to end;
- *   BYPASS  no cache (disabled, out of memory, or a build held the room
- *           longer than WK_SNAPC_WAIT_MS): the caller builds on its own and
- *           puts nothing.
+ *   BYPASS  no cache (disabled, out of memory, a build held the room
+ *           longer than WK_SNAPC_WAIT_MS, or the build waited for stored
+ *           nothing because it failed or its state was too big to keep):
+ *           the caller builds on its own and puts nothing.
  *
  * Invariants:
  *  - an entry's bytes, and its state when present, are exactly the room's
@@ -62,6 +63,9 @@ typedef struct {
 /* A blob owning data (malloc'd, len bytes plus a NUL), with one reference.
  * NULL when out of memory (data is then freed). */
 wk_blob *wk_blob_wrap(char *data, size_t len);
+/* A blob holding a copy of len bytes at data (plus a NUL); NULL when out
+ * of memory. */
+wk_blob *wk_blob_copy(const char *data, size_t len);
 /* Takes the text out of b (ch_buf_init'ed afterwards) into a new blob. */
 wk_blob *wk_blob_from_buf(ch_buf *b);
 wk_blob *wk_blob_ref(wk_blob *b);

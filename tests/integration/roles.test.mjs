@@ -5,9 +5,10 @@
 //
 // Covers: on a board, column.* needs admin or owner (forbidden for members,
 // taking no seq), card.* and comment.* need membership; a retried cid that
-// was accepted keeps its seq after a demotion; a publisher no longer on the
-// access list is refused and loses the room; the same rules answer 403 over
-// HTTP; refusals are counted in the gateway's metrics.
+// was accepted keeps its seq after a demotion (over WebSocket and HTTP); a
+// publisher no longer on the access list is refused and loses the room; the
+// same rules answer 403 over HTTP; refusals are counted in the gateway's
+// metrics.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -216,4 +217,27 @@ h.itest('server-side publish applies the same rules: 403 for a member\'s column 
   // Elsewhere column.* is just a kind.
   const chat = await api('POST', `/rooms/${t.chat}/events`, { token: t.m.token, body: { kind: 'column.create', payload: {} } });
   assert.equal(chat.status, 201, chat.body);
+});
+
+h.itest('server-side publish: an accepted cid keeps its seq after a demotion; a new cid is refused', async () => {
+  const t = await team();
+  const post = (cid, id) => api('POST', `/rooms/${t.board}/events`,
+    { token: t.a.token, body: { kind: 'column.create', payload: column(id), cid } });
+
+  const first = await post('a-rest-qa', 'qa');
+  assert.equal(first.status, 201, first.body);
+  assert.equal(first.json.duplicate, false);
+  const demote = await api('PATCH', `/workspaces/${t.ws}/members/${t.a.id}`, { token: t.o.token, body: { role: 'member' } });
+  assert.equal(demote.status, 200, demote.body);
+
+  const retry = await post('a-rest-qa', 'qa');
+  assert.equal(retry.status, 200, retry.body);
+  assert.equal(retry.json.duplicate, true);
+  assert.equal(retry.json.seq, first.json.seq);
+  assert.equal(retry.json.epoch, first.json.epoch);
+  assert.equal(retry.json.cid, 'a-rest-qa');
+  const fresh = await post('a-rest-qa2', 'qa2');
+  assert.equal(fresh.status, 403, fresh.body);
+  assert.equal(fresh.json.error, 'forbidden');
+  assert.equal(fresh.json.message, COLUMNS_MSG);
 });

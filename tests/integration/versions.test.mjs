@@ -6,7 +6,8 @@
 // current seq and of older seqs, equal to what the snapshot endpoint showed
 // at that seq, whether snapshot rows exist past it or not; list order;
 // names, seq bounds, duplicates; who may delete; non-members, unknown rooms
-// and ids, archived rooms), and GET /rooms/{room}/events?card=<id> (only
+// and ids, archived rooms; the state sent as the snapshot endpoint's bytes;
+// the per-room limit, --max-versions 5 here), and GET /rooms/{room}/events?card=<id> (only
 // that card's card.* and comment.* events, with the usual paging).
 
 import assert from 'node:assert/strict';
@@ -14,13 +15,15 @@ import crypto from 'node:crypto';
 import { after } from 'node:test';
 import * as h from './harness.mjs';
 
+const MAX_VERSIONS = 5;
 let redis, pg, worker;
 
 h.setup(async () => {
   [redis, pg] = await Promise.all([h.startRedis(), h.startPostgres()]);
   // A snapshot row after every event: versions of older seqs must not start
-  // from a snapshot beyond them.
-  worker = await h.startWorker({ redis, pg, args: ['--snapshot-every', '1', '--snapshot-seconds', '1'] });
+  // from a snapshot beyond them. A small version limit to reach cheaply.
+  worker = await h.startWorker({ redis, pg, args: ['--snapshot-every', '1', '--snapshot-seconds', '1',
+    '--max-versions', String(MAX_VERSIONS)] });
   await h.waitFor(async () => (await h.httpGet(`${worker.httpUrl}/readyz`)).status === 200,
     { timeoutMs: 15000, what: 'worker /readyz' });
 }, 90000);
@@ -168,6 +171,57 @@ h.itest('named versions: the state as of a seq, list, get, delete, and every ref
   assert.equal(archived.status, 200);
   assert.equal(archived.json.versions.length, 2);
   assert.equal((await api('GET', `${V}/${wide.json.version.id}`, { token: t.m.token })).status, 200);
+});
+
+/** The raw text of the "state" member that ends a reply's body. */
+const stateText = (body, closing) => {
+  const at = body.indexOf('"state":');
+  assert.ok(at > 0 && body.endsWith(closing), body);
+  return body.slice(at + '"state":'.length, body.length - closing.length);
+};
+
+h.itest('named versions: the state is the snapshot\'s bytes; a room keeps at most --max-versions', async () => {
+  const t = await team();
+  const mk = await api('POST', `/workspaces/${t.ws}/rooms`, { token: t.m.token, body: { kind: 'whiteboard', name: 'Full' } });
+  assert.equal(mk.status, 201, mk.body);
+  const wb = mk.json.room.id;
+  const V = `/rooms/${wb}/versions`;
+
+  // Reals and keys in the canonical form, as the snapshot endpoint sends them.
+  const p = await api('POST', `/rooms/${wb}/events`, { token: t.m.token,
+    body: { kind: 'stroke.add', payload: { id: 'z', points: [[0.00005, 612.9], [1e6, 2.5]], color: '#abcdef', size: 0.1 } } });
+  assert.equal(p.status, 201, p.body);
+  const snap = await api('GET', `/rooms/${wb}/snapshot`, { token: t.m.token });
+  assert.equal(snap.status, 200, snap.body);
+  const made = await api('POST', V, { token: t.m.token, body: { name: 'v1' } });
+  assert.equal(made.status, 201, made.body);
+  const got = await api('GET', `${V}/${made.json.version.id}`, { token: t.m.token });
+  assert.equal(got.status, 200, got.body);
+  assert.equal(stateText(got.body, '}}'), stateText(snap.body, '}'));
+  assert.deepEqual(got.json.version.state, snap.json.state);
+  assert.equal(got.json.version.name, 'v1');
+  assert.equal(got.json.version.seq, 1);
+
+  for (let i = 2; i <= MAX_VERSIONS; i++) {
+    const r = await api('POST', V, { token: t.m.token, body: { name: `v${i}`, seq: 0 } });
+    assert.equal(r.status, 201, r.body);
+  }
+  const full = await api('POST', V, { token: t.m.token, body: { name: 'one more' } });
+  expectError(full, 409, 'conflict', 'name');
+  assert.equal(full.json.message, `a room keeps at most ${MAX_VERSIONS} named versions; delete one first`);
+  // A taken name is still reported as such.
+  const taken = await api('POST', V, { token: t.m.token, body: { name: 'v2' } });
+  expectError(taken, 409, 'conflict', 'name');
+  assert.equal(taken.json.message, 'this room already has a version with that name');
+  const list = await api('GET', V, { token: t.m.token });
+  assert.equal(list.json.versions.length, MAX_VERSIONS);
+  // Another room has its own limit.
+  assert.equal((await api('POST', `/rooms/${t.chat}/versions`, { token: t.m.token, body: { name: 'v1' } })).status, 201);
+
+  // Deleting one makes room for one.
+  assert.equal((await api('DELETE', `${V}/${made.json.version.id}`, { token: t.m.token })).status, 204);
+  assert.equal((await api('POST', V, { token: t.m.token, body: { name: 'one more' } })).status, 201);
+  expectError(await api('POST', V, { token: t.m.token, body: { name: 'and another' } }), 409, 'conflict', 'name');
 });
 
 h.itest('per-card history: only the card\'s card.* and comment.* events, with paging', async () => {

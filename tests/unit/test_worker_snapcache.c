@@ -2,9 +2,10 @@
  * test_worker_snapcache.c — the API's room state cache (worker/core_snapcache.c)
  * without a database: hits by (epoch, seq), builds that borrow the cached
  * state or text, failed builds, new epochs, one build per room with the
- * others waiting, the memory budget (states go before entries, a state too
- * big for half the budget is not kept), the room limit, and blobs that
- * outlive their entry (run under ASan).
+ * others waiting, waiters answered BYPASS when the build stores nothing,
+ * the memory budget (states go before entries, a state too big for half
+ * the budget is not kept), the room limit, and blobs that outlive their
+ * entry (run under ASan).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +26,17 @@ static wk_blob *blob_of(const char *s)
 }
 
 static json_t *state_at(long long seq) { return json_pack("{s:I}", "seq", (json_int_t)seq); }
+
+/* Whether the cache's metrics hold line. */
+static int metrics_have(wk_snapcache *c, const char *line)
+{
+    ch_buf m;
+    ch_buf_init(&m);
+    wk_snapcache_metrics(c, &m);
+    int found = m.data && strstr(m.data, line) != NULL;
+    ch_buf_free(&m);
+    return found;
+}
 
 static void test_disabled(void)
 {
@@ -101,12 +113,8 @@ static void test_hit_build_put(void)
     CHECK_EQ_STR(held->data, "{\"seq\":7}");
     wk_blob_unref(held);
 
-    ch_buf m;
-    ch_buf_init(&m);
-    wk_snapcache_metrics(c, &m);
-    CHECK(strstr(m.data, "chorus_api_snapshot_cache_requests_total{outcome=\"hit\"} 6\n") != NULL);
-    CHECK(strstr(m.data, "chorus_api_snapshot_cache_rooms 1\n") != NULL);
-    ch_buf_free(&m);
+    CHECK(metrics_have(c, "chorus_api_snapshot_cache_requests_total{outcome=\"hit\"} 6\n"));
+    CHECK(metrics_have(c, "chorus_api_snapshot_cache_rooms 1\n"));
     wk_snapcache_free(c);
 }
 
@@ -192,14 +200,10 @@ static void test_budget(void)
         CHECK_EQ_INT(wk_snapcache_get(c, room, 1, 1, &l), WK_SNAPC_BUILD);
         wk_snapcache_put(c, &l, 1, 1, NULL, 0, blob_n(2));
     }
-    ch_buf m;
-    ch_buf_init(&m);
-    wk_snapcache_metrics(c, &m);
     char want[64];
     snprintf(want, sizeof(want), "chorus_api_snapshot_cache_rooms %d\n", WK_SNAPC_MAX_ENTRIES);
-    CHECK(strstr(m.data, want) != NULL);
-    CHECK(strstr(m.data, "chorus_api_snapshot_cache_evictions_total 50\n") != NULL);
-    ch_buf_free(&m);
+    CHECK(metrics_have(c, want));
+    CHECK(metrics_have(c, "chorus_api_snapshot_cache_evictions_total 50\n"));
     CHECK_EQ_INT(wk_snapcache_get(c, "chat.2.0", 1, 1, &l), WK_SNAPC_BUILD);   /* the oldest went */
     wk_snapcache_put(c, &l, 0, 0, NULL, 0, NULL);
     wk_snapcache_free(c);
@@ -234,6 +238,18 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Starts n threads asking for board.1.1 at seqs[i] and checks that all of
+ * them wait for the build the caller holds. */
+static void waiters_start(wk_snapcache *c, waiter *w, pthread_t *t, int n, const long long *seqs)
+{
+    for (int i = 0; i < n; i++) {
+        w[i] = (waiter){ .c = c, .want_seq = seqs[i], .mode = -1 };
+        pthread_create(&t[i], NULL, wait_thread, &w[i]);
+    }
+    sleep_ms(100);
+    for (int i = 0; i < n; i++) CHECK_EQ_INT(w[i].mode, -1);   /* all waiting for the build */
+}
+
 static void test_single_build(void)
 {
     wk_snapcache *c = wk_snapcache_new(1 << 20);
@@ -242,12 +258,7 @@ static void test_single_build(void)
     waiter w[4];
 
     CHECK_EQ_INT(wk_snapcache_get(c, "board.1.1", 1, 10, &l), WK_SNAPC_BUILD);
-    for (int i = 0; i < 4; i++) {
-        w[i] = (waiter){ .c = c, .want_seq = i < 3 ? 10 : 11, .mode = -1 };
-        pthread_create(&t[i], NULL, wait_thread, &w[i]);
-    }
-    sleep_ms(100);
-    for (int i = 0; i < 4; i++) CHECK_EQ_INT(w[i].mode, -1);   /* all waiting for the build */
+    waiters_start(c, w, t, 4, (const long long[]){ 10, 10, 10, 11 });
     wk_snapcache_put(c, &l, 1, 10, state_at(10), 32, blob_of("{\"seq\":10}"));
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
     for (int i = 0; i < 3; i++) {
@@ -262,11 +273,52 @@ static void test_single_build(void)
     wk_snapcache_free(c);
 }
 
+/* Waiters on a build that stores nothing (too big to keep, or failed) are
+ * answered BYPASS together: none of them becomes the next builder in turn. */
+static void test_unstored_build(void)
+{
+    const size_t budget = 10000;
+    wk_snapcache *c = wk_snapcache_new(budget);
+    wk_snapc_lease l;
+    pthread_t t[4];
+    waiter w[4];
+
+    /* Too big for the budget. */
+    CHECK_EQ_INT(wk_snapcache_get(c, "board.1.1", 1, 10, &l), WK_SNAPC_BUILD);
+    waiters_start(c, w, t, 4, (const long long[]){ 10, 10, 9, 9 });
+    wk_snapcache_put(c, &l, 1, 10, state_at(10), 32, blob_n(budget + 1));
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(w[i].mode, WK_SNAPC_BYPASS);
+    }
+    /* A later request tries the cache again. */
+    CHECK_EQ_INT(wk_snapcache_get(c, "board.1.1", 1, 10, &l), WK_SNAPC_BUILD);
+    wk_snapcache_put(c, &l, 1, 10, NULL, 0, blob_of("{\"seq\":10}"));
+
+    /* A failed build that keeps older bytes: the waiters that need newer
+     * ones bypass too. */
+    CHECK_EQ_INT(wk_snapcache_get(c, "board.1.1", 1, 12, &l), WK_SNAPC_BUILD);
+    waiters_start(c, w, t, 3, (const long long[]){ 12, 12, 12 });
+    wk_blob_unref(l.bytes);
+    wk_snapcache_put(c, &l, 0, 0, l.state, 0, NULL);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(w[i].mode, WK_SNAPC_BYPASS);
+    }
+    CHECK_EQ_INT(wk_snapcache_get(c, "board.1.1", 1, 10, &l), WK_SNAPC_HIT);
+    wk_blob_unref(l.bytes);
+
+    CHECK(metrics_have(c, "chorus_api_snapshot_cache_requests_total{outcome=\"build\"} 3\n"));
+    CHECK(metrics_have(c, "chorus_api_snapshot_cache_requests_total{outcome=\"bypass\"} 7\n"));
+    wk_snapcache_free(c);
+}
+
 int main(void)
 {
     test_disabled();
     test_hit_build_put();
     test_budget();
     test_single_build();
+    test_unstored_build();
     TEST_MAIN_END();
 }
