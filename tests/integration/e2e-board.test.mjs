@@ -234,6 +234,25 @@ h.itest('keyboard drag and drop, with announcements; filtering by text and label
   await h.waitFor(async () => (await kb.modelInfo(A)).ops === 0, { what: 'settled' });
   await kb.assertSameOrder([A, B], 'after the keyboard move');
 
+  // A lifted card abandoned with the mouse is put back, and the board
+  // renders again (what others changed meanwhile shows).
+  await A.locator(`.cards > [data-card="${id}"]`).focus();
+  await A.keyboard.press('Space');
+  await A.waitForFunction(() => /Picked up Drop by Alice/.test(document.querySelector('[data-testid="board-live"]').textContent));
+  await A.keyboard.press('ArrowLeft');
+  await A.waitForFunction((cid) => document.querySelector(`[data-column="doing"] [data-card="${cid}"]`) !== null, id);
+  await kb.addCardUi(B, 'todo', 'Made while Alice held a card');
+  const { id: bobs } = await kb.waitCardTitle(B, 'Made while Alice held a card');
+  await A.locator('[data-testid="board-filter"]').click();
+  await A.waitForFunction(() => /Move cancelled/.test(document.querySelector('[data-testid="board-live"]').textContent));
+  await kb.waitCardTitle(A, 'Made while Alice held a card');
+  const order = await kb.cardOrder(A);
+  assert.ok(order.done.includes(id) && !order.doing.includes(id), 'the card is back in Done');
+  assert.ok(order.todo.includes(bobs));
+  assert.equal(await A.locator('.cards > [data-card].is-lifted').count(), 0, 'nothing lifted');
+  assert.equal((await kb.stateCard(A, id)).column, 'done', 'nothing was published');
+  await kb.assertSameOrder([A, B], 'after the abandoned keyboard move');
+
   // Filter: text and label narrow the shown cards; counts say so.
   await A.locator('[data-testid="board-filter"]').fill('launch');
   await h.waitFor(async () => (await A.locator('.cards > [data-card]:visible').count()) === 1, { what: 'one card matches "launch"' });
@@ -324,6 +343,8 @@ h.itest('columns: the owner adds, renames, reorders and deletes; a member gets t
   // Bob is a member: no column controls, and a column publish is refused by
   // the server with its message, shown as an error.
   assert.equal(await B.locator('[data-testid="add-column"]').count(), 0);
+  await h.waitFor(async () => (await kb.modelInfo(A)).seq === (await kb.modelInfo(B)).seq && (await kb.modelInfo(A)).ops === 0,
+    { what: 'both pages settled at the same seq' });
   const seqBefore = (await kb.modelInfo(B)).seq;
   const created = await B.evaluate(`${boardHandle}.addColumn('Sneaky column')`);
   assert.equal(created, null, 'the publish was refused');
@@ -333,7 +354,10 @@ h.itest('columns: the owner adds, renames, reorders and deletes; a member gets t
   assert.ok(await B.locator('.toast-error', { hasText: /manage columns/i }).count() >= 1, 'an error toast');
   assert.equal(await B.locator('.column-title:text-is("Sneaky column")').count(), 0, 'the optimistic column is gone');
   assert.equal(await A.locator('.column-title:text-is("Sneaky column")').count(), 0);
-  assert.equal((await kb.modelInfo(B)).seq >= seqBefore, true);
+  // The refused publish took no seq: the next event is seqBefore + 1.
+  const nextSeq = await B.evaluate(`${boardHandle}.publish('card.create', { id: 'kafterrefusal', column: 'todo', title: 'After the refusal', position: 'zzz' }).then((ack) => ack && ack.seq)`);
+  assert.equal(nextSeq, seqBefore + 1, 'the refused publish was never sequenced');
+  await kb.waitCardTitle(A, 'After the refusal');
   await shot(B, 'board-member-refused');
   assertNoPageErrors([/forbidden|manage columns/i]);
 });

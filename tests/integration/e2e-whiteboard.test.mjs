@@ -15,7 +15,8 @@
 //   per-user undo/redo; clear + a stroke drawn after it + undo of the clear;
 //   PNG download; versions (save, view read-only, restore) and reload;
 //   Alice offline while Bob draws, then exact catch-up;
-//   live cursors with names, gone when their user leaves the board.
+//   live cursors with names, gone when their user leaves the board, who
+//   then leaves the room's presence too, and joins it again on return.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -311,7 +312,8 @@ h.itest('shapes, text, colour; select, move, delete and undo; zoom keys', { time
 h.itest('Alice offline while Bob draws: she catches up exactly', { timeout: 45000 }, async () => {
   const count = (await wb.digest(B)).visible.length;
   await actx.setOffline(true);
-  await A.locator('#conn-banner:not([hidden])').waitFor({ timeout: 10000 }).catch(() => {});
+  // The page knows it is offline (navigator.onLine) and says so.
+  await A.locator('#conn-banner[data-state="offline"]:not([hidden])').waitFor({ timeout: 10000 });
   await wb.drawStroke(B, S5.pts);
   await wb.drawStroke(B, S6.pts);
   await ink(B, S5);
@@ -337,7 +339,7 @@ h.itest('Alice offline while Bob draws: she catches up exactly', { timeout: 4500
   assertNoPageErrors([/WebSocket|ERR_INTERNET_DISCONNECTED|net::ERR/]);
 });
 
-h.itest("live cursors: Bob sees Alice's pointer with her name, until she leaves the board", async () => {
+h.itest("live cursors: Bob sees Alice's pointer with her name, until she leaves the board; leaving it leaves the room", { timeout: 45000 }, async () => {
   const box = await wb.canvasBox(A);
   const label = B.locator('.wb-cursor .wb-cursor-name', { hasText: ALICE.displayName });
   for (const [x, y] of [[380, 240], [400, 250]]) await A.mouse.move(box.x + x, box.y + y, { steps: 4 });
@@ -357,8 +359,23 @@ h.itest("live cursors: Bob sees Alice's pointer with her name, until she leaves 
   // Alice leaves the board for the room list: her cursor goes well before
   // an idle cursor would (5 s).
   await A.mouse.move(box.x + 410, box.y + 255);
+  const aliceId = await A.evaluate(() => String(JSON.parse(localStorage.getItem('chorus.auth')).user.id));
+  const presentAtB = async () => ((await B.locator('[data-testid="room-presence"]').getAttribute('data-users')) ?? '').split(',');
+  assert.ok((await presentAtB()).includes(aliceId), 'Alice present on the board');
   await A.goto(A.appBase + `#/w/${wsId}`);
   await label.waitFor({ state: 'detached', timeout: 2500 });
+  // The page leaves the room shortly after (not at once: a quick re-open
+  // reuses it): Bob no longer sees her among those on the board.
+  await h.waitFor(async () => !(await presentAtB()).includes(aliceId), { timeoutMs: 3500, what: 'Alice gone from the board\'s presence at Bob' });
+  // Opening it again joins it again: present, and live again.
+  await A.goto(A.appBase + `#/w/${wsId}/r/${roomId}`);
+  await wb.waitRendered(A, roomId);
+  await h.waitFor(async () => (await presentAtB()).includes(aliceId), { timeoutMs: 5000, what: 'Alice back in the board\'s presence' });
+  const before = (await wb.digest(A)).visible.length;
+  await wb.drawStroke(B, [[160, 390], [260, 410], [360, 390]]);
+  await wb.waitInk(A, 260, 410, true);
+  await sameState('after re-opening the board');
+  assert.equal((await wb.digest(A)).visible.length, before + 1);
   assertNoPageErrors([/WebSocket|ERR_INTERNET_DISCONNECTED|net::ERR/]); // from Alice's time offline above
 });
 

@@ -132,6 +132,36 @@ describe('board model', () => {
     assert.equal(m.layout().length, 3);
   });
 
+  test('an op acknowledged in one epoch leaves the overlay when a snapshot of another epoch comes', () => {
+    const m = new BoardModel({ me: '1' });
+    m.loadSnapshot({ seq: 10, epoch: 1, state: { ...stateNew('board'), seq: 10 } });
+    m.addOp('c1', 'card.create', { id: 'k1', column: 'todo', title: 'T', position: 'V' });
+    m.ackOp('c1', 11, 1);
+    assert.equal(m.ops.size, 1, 'waits for its event');
+    // The room starts epoch 2 (seqs restart) before the event came: the new
+    // epoch's snapshot never reaches seq 11, and the op must not linger.
+    m.loadSnapshot({ seq: 2, epoch: 2, state: { ...stateNew('board'), seq: 2 } });
+    assert.equal(m.ops.size, 0);
+    assert.equal(m.view().cards.k1, undefined);
+
+    // Acknowledged in the new epoch while the state is still the old one's:
+    // settled by that epoch's snapshot by seq, not by the old state's seq.
+    m.loadSnapshot({ seq: 10, epoch: 2, state: { ...stateNew('board'), seq: 10 } });
+    m.addOp('c2', 'card.create', { id: 'k2', column: 'todo', title: 'U', position: 'W' });
+    m.addOp('c3', 'card.create', { id: 'k3', column: 'todo', title: 'X', position: 'X' });
+    m.ackOp('c2', 3, 3);
+    m.ackOp('c3', 5, 3);
+    assert.equal(m.ops.size, 2, 'seq 3 of epoch 3 is not below seq 10 of epoch 2');
+    m.loadSnapshot({ seq: 4, epoch: 3, state: { ...stateNew('board'), seq: 4 } });
+    assert.deepEqual([...m.ops.keys()], ['c3'], 'seq 3 is in the snapshot, seq 5 still to come');
+    m.applyEvent({ ...wire(5, '1', 'card.create', { id: 'k3', column: 'todo', title: 'X', position: 'X' }, 'c3'), epoch: 3 });
+    assert.equal(m.ops.size, 0);
+    // Same epoch, already folded: settled at once.
+    m.addOp('c4', 'card.delete', { id: 'k3' });
+    m.ackOp('c4', 5, 3);
+    assert.equal(m.ops.size, 0);
+  });
+
   test('a stale own card.update is reported as a conflict; a fresh one is not', () => {
     const m = new BoardModel({ me: '1' });
     m.loadSnapshot({ seq: 0, epoch: 1, state: stateNew('board') });

@@ -3,15 +3,18 @@
 // timers: events buffered while the snapshot loads, duplicates, gaps and
 // epoch changes that reload the snapshot, a snapshot behind the stream,
 // failed reloads retried with backoff, onReset, the buffer's bound,
-// dispose, a join point above the first snapshot, and prefetched
-// snapshots (prefetch.js) handed out once. The fake model's apply hook asserts the invariant: every event
-// is applied once, in seq order, gapless, after a snapshot.
+// dispose, a join point above the first snapshot or in another epoch,
+// prefetched snapshots (prefetch.js) handed out once, and the route the
+// page opens on (router.js, read at load by early.js). The fake model's
+// apply hook asserts the invariant: every event is applied once, in seq
+// order, gapless, after a snapshot.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_BUFFER, RoomSync } from '../../web/src/app/roomsync.js';
 import { dropPrefetched, firstSnapshot, prefetchSnapshot, takePrefetched } from '../../web/src/app/prefetch.js';
 import { Scope } from '../../web/src/app/events.js';
+import { parseRoute } from '../../web/src/app/router.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -362,6 +365,27 @@ describe('RoomSync', () => {
     await settle();
     assert.equal(u.requests.length, 1);
   });
+
+  test('a join in another epoch reloads the snapshot, even at a lower seq', async () => {
+    const t = await loadedAt(5);
+    // The room began epoch 2 after the snapshot was taken: its join point
+    // (seq 3) is below the model's, but the model's events are gone.
+    t.sync.checkJoin({ ready: Promise.resolve({ seq: 3, epoch: 2 }), seq: 3, epoch: 2 });
+    await settle();
+    assert.equal(t.requests.length, 2, 'reloaded');
+    await t.answer({ seq: 3, epoch: 2 });
+    assert.deepEqual(t.model.loads, [['load', 5], ['resync', 3]]);
+    assert.equal(t.model.epoch, 2);
+    t.sync.onEvent(t.ev(4, 2));
+    assert.deepEqual(t.model.applied, [4]);
+
+    // Same epoch, or an epoch not known on either side: only the seq counts.
+    const u = await loadedAt(5);
+    u.sync.checkJoin({ ready: Promise.resolve(), seq: 5, epoch: 1 });
+    u.sync.checkJoin({ ready: Promise.resolve(), seq: 4, epoch: null });
+    await settle();
+    assert.equal(u.requests.length, 1);
+  });
 });
 
 describe('prefetched snapshots', () => {
@@ -385,5 +409,18 @@ describe('prefetched snapshots', () => {
     prefetchSnapshot(api, 'wb.3');
     dropPrefetched();
     assert.equal(takePrefetched('wb.3'), null);
+  });
+});
+
+describe('routes', () => {
+  test('a room address is parsed; a malformed escape is no route, not an exception', () => {
+    assert.deepEqual(parseRoute('#/w/3/r/whiteboard.3.12'), { name: 'room', ws: 3, room: 'whiteboard.3.12', path: '/w/3/r/whiteboard.3.12' });
+    assert.equal(parseRoute('#/w/3/c/chat%2E3%2E7').room, 'chat.3.7');
+    for (const bad of ['#/w/1/r/%', '#/w/1/r/%E0%A4%A', '#%zz']) {
+      const r = parseRoute(bad);
+      assert.equal(r.name, 'notfound', bad);
+      assert.equal(r.room, null);
+    }
+    assert.equal(parseRoute('').name, 'workspaces');
   });
 });

@@ -12,9 +12,9 @@
 //     drawn on top and settle when their events arrive; undo is pinned to
 //     the top entry and waits for one's own actions; another author's undo
 //     never hides one's objects.
-//  5. Export: SVG built from the state (escaped text, eraser in the
-//     background colour, bounds plus margin); re-adding an object folds its
-//     move into its coordinates.
+//  5. Export: SVG built from the state (escaped text, characters XML does
+//     not allow dropped, eraser in the background colour, bounds plus
+//     margin); re-adding an object folds its move into its coordinates.
 //  6. Drawing in workers (raster.js): packed strokes trace the same paths;
 //     ranges are balanced and never put an eraser above a boundary; a
 //     packed range draws exactly what drawObject() draws, call by call and
@@ -28,7 +28,9 @@ import {
 } from '../../web/src/app/whiteboard/geometry.js';
 import { ObjectCache, drawObject } from '../../web/src/app/whiteboard/draw.js';
 import { OTHER, drawPacked, packRange, splitRanges } from '../../web/src/app/whiteboard/raster.js';
-import { CURSOR_IDLE_MS, Cursors, LIVE_TTL_MS, LiveItems, StrokeStream } from '../../web/src/app/whiteboard/live.js';
+import {
+  CURSOR_IDLE_MS, Cursors, LIVE_MAX_ITEMS, LIVE_MAX_POINTS, LIVE_PER_SESSION, LIVE_TTL_MS, LiveItems, StrokeStream,
+} from '../../web/src/app/whiteboard/live.js';
 import { WhiteboardModel } from '../../web/src/app/whiteboard/model.js';
 import { exportBounds, exportName, toSvg, EXPORT_MARGIN } from '../../web/src/app/whiteboard/export.js';
 
@@ -170,6 +172,49 @@ describe('live strokes and cursors', () => {
     assert.equal(live.size, 0);
   });
 
+  test('a flood of live strokes stays bounded and cheap', () => {
+    let now = 0;
+    const live = new LiveItems({ now: () => now });
+    const big = [];
+    for (let i = 0; i < 8000; i++) big.push([i, i % 7]);
+    const flood = (id, session, from = 0) => ({ kind: 'stroke.live', author: 'm', session, payload: { id, color: '#000', size: 2, tool: 'pen', from, points: big } });
+    const t0 = performance.now();
+    // One stroke, sent again and again (from 0, and always "new" points).
+    for (let i = 0; i < 100; i++) live.onEphemeral(flood('s1', 'x.1', i % 2 ? 0 : 1e9));
+    assert.equal(live.items.get('s1').points.length, LIVE_MAX_POINTS);
+    assert.deepEqual(live.items.get('s1').points.slice(0, 2), [[0, 0], [1, 1]]);
+    // Once full it is not kept alive by more messages: it expires.
+    now += LIVE_TTL_MS - 1;
+    assert.equal(live.onEphemeral(flood('s1', 'x.1', LIVE_MAX_POINTS)), false);
+    now += 2;
+    assert.ok(live.sweep());
+    assert.equal(live.size, 0);
+    // Many strokes of one session: at most LIVE_PER_SESSION, the newest.
+    for (let i = 0; i < 100; i++) live.onEphemeral(flood(`a${i}`, 'x.1'));
+    assert.deepEqual([...live.items.keys()], ['a96', 'a97', 'a98', 'a99']);
+    assert.equal(LIVE_PER_SESSION, 4);
+    // Many sessions: at most LIVE_MAX_ITEMS in all, the newest.
+    for (let i = 0; i < 100; i++) live.onEphemeral(flood(`b${i}`, `y.${i}`));
+    assert.equal(live.size, LIVE_MAX_ITEMS);
+    assert.ok(live.items.has('b99') && !live.items.has('b0') && !live.items.has('a99'));
+    let total = 0;
+    for (const it of live.items.values()) total += it.points.length;
+    assert.ok(total <= LIVE_MAX_ITEMS * LIVE_MAX_POINTS);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `${ms} ms for 300 messages of 8000 points`);
+  });
+
+  test('live points are validated one by one', () => {
+    const live = new LiveItems({ now: () => 0 });
+    const pts = [[1, 2], [NaN, 3], [4, Infinity], [5, 1e8], 'x', [6, -1e7], [7]];
+    assert.ok(live.onEphemeral({ kind: 'stroke.live', session: 's', payload: { id: 'v', color: '#000', size: 2, from: 0, points: pts } }));
+    assert.deepEqual(live.items.get('v').points, [[1, 2], [6, -1e7]]);
+    // A shape and a stroke never share an id.
+    assert.ok(live.onEphemeral({ kind: 'shape.live', session: 's', payload: { id: 'r', shape: 'rect', x: 0, y: 0, w: 1, h: 1, color: '#000', size: 2 } }));
+    assert.equal(live.onEphemeral({ kind: 'stroke.live', session: 's', payload: { id: 'r', color: '#000', size: 2, from: 0, points: [[1, 1]] } }), false);
+    assert.equal(live.items.get('r').type, 'shape');
+  });
+
   test('cursors follow cursor events and live strokes, and expire when idle', () => {
     let now = 0;
     const c = new Cursors({ now: () => now });
@@ -231,6 +276,58 @@ describe('model', () => {
     assert.deepEqual(m.committedOrder().map((o) => o.id), ['b1', 'a1'], 'the folded state is untouched');
   });
 
+  test("one's acknowledged publishes stay shown until the state reaches them", () => {
+    seq = 0;
+    const m = new WhiteboardModel({ me: 'a' });
+    m.loadSnapshot({ seq: 0, epoch: 1, state: null });
+    const add = { cid: 'c1', kind: 'stroke.add', payload: stroke('a1', [[1, 1]]) };
+    const del = { cid: 'c2', kind: 'object.delete', payload: { id: 'b1' } };
+    m.applyEvent({ ...ev('b', 'stroke.add', stroke('b1', [[0, 0]])), epoch: 1 });
+    const atOne = structuredClone(m.state);
+    m.setPending([add, del]);
+    assert.deepEqual(m.displayOrder().map((o) => o.id), ['a1']);
+    // The handle settles both (acknowledged, or their events delivered to a
+    // RoomSync that holds them back while it resyncs): neither is folded.
+    m.setPending([]);
+    assert.deepEqual(m.displayOrder().map((o) => o.id), ['a1'], 'still shown while settling');
+    assert.deepEqual(m.pendingObjects().map((o) => o.id), ['a1']);
+    assert.equal(m.ack('c1', { seq: 2, epoch: 1 }).changed, false);
+    m.ack('c2', { seq: 3, epoch: 1 });
+    assert.equal(m.pending.length, 2);
+    assert.ok(m.hasPendingActions(), 'undo waits for them');
+    // A snapshot below their seqs changes nothing; events at their seqs settle them.
+    m.loadSnapshot({ seq: 1, epoch: 1, state: atOne });
+    assert.deepEqual(m.displayOrder().map((o) => o.id), ['a1']);
+    m.applyEvent({ seq: 2, epoch: 1, ts: 2, author: 'a', cid: 'c1', kind: 'stroke.add', payload: add.payload });
+    assert.deepEqual(m.pending.map((p) => p.cid), ['c2']);
+    assert.deepEqual(m.committedOrder().map((o) => o.id), ['b1', 'a1']);
+    assert.deepEqual(m.displayOrder().map((o) => o.id), ['a1'], 'the delete still shows');
+    m.applyEvent({ seq: 3, epoch: 1, ts: 3, author: 'a', cid: 'c2', kind: 'object.delete', payload: del.payload });
+    assert.equal(m.pending.length, 0);
+    assert.deepEqual(m.displayOrder().map((o) => o.id), ['a1']);
+    assert.ok(!m.hasPendingActions());
+
+    // Settled by a snapshot that reaches the acknowledged seq, or by one of
+    // another epoch; a refused publish goes at once.
+    const mv = { cid: 'c3', kind: 'object.move', payload: { id: 'a1', dx: 5, dy: 0 } };
+    const mv2 = { cid: 'c4', kind: 'object.move', payload: { id: 'a1', dx: 0, dy: 5 } };
+    const mv3 = { cid: 'c5', kind: 'object.move', payload: { id: 'a1', dx: 1, dy: 1 } };
+    m.setPending([mv, mv2, mv3]);
+    m.setPending([mv3]);
+    m.ack('c3', { seq: 4, epoch: 1 });
+    m.ack('c4', { seq: 9, epoch: 1 });
+    assert.equal(m.pending.length, 3);
+    const st = structuredClone(m.state);
+    st.seq = 4;
+    m.loadSnapshot({ seq: 4, epoch: 1, state: st });
+    assert.deepEqual(m.pending.map((p) => p.cid), ['c4', 'c5']);
+    m.loadSnapshot({ seq: 2, epoch: 2, state: null });
+    assert.deepEqual(m.pending.map((p) => p.cid), ['c5'], 'acknowledged in epoch 1: never an event of epoch 2');
+    assert.equal(m.refused('c5').changed, true);
+    m.setPending([mv3]); // the handle may list it a moment longer
+    assert.equal(m.pending.length, 0);
+  });
+
   test('undo is pinned to the top entry, never touches other authors', () => {
     seq = 0;
     const m = new WhiteboardModel({ me: 'a' });
@@ -285,6 +382,29 @@ describe('export', () => {
     assert.ok(svg.includes(`viewBox="${b.x0} ${b.y0} ${b.x1 - b.x0} ${b.y1 - b.y0}"`));
     assert.equal(exportBounds([]), null);
     assert.equal(exportName('My board: v2/final', 'png', new Date('2026-01-02T03:04:05Z')), 'My-board-v2final-2026-01-02.png');
+  });
+
+  test('SVG stays well-formed XML with control characters in the text', () => {
+    seq = 0;
+    // The reducer admits most controls (not NUL or lone surrogates: those
+    // are tested on objects built by hand).
+    const text = 'a\u0007b\u001bc\td\uFFFFe \uD83D\uDE00\nline\u000C2';
+    const state = replay('whiteboard', [
+      ev('a', 'shape.add', { id: 't1', shape: 'text', x: 0, y: 0, w: 80, h: 40, color: '#333', size: 16, text }),
+      ev('a', 'shape.add', { id: 'r1', shape: 'rect', x: 0, y: 0, w: 30, h: 30, color: '#333', size: 2, text: 'x\u0001y' }),
+    ]);
+    assert.equal(Object.keys(state.objects).length, 2);
+    const objs = Object.values(state.objects).sort((x, y) => x.seq - y.seq);
+    objs.push({ ...state.objects.t1, id: 't2', seq: 9, text: 'n\u0000u\uD800l\uDC00l' });
+    const svg = toSvg(objs, { title: 'T\u0008itle' });
+    // Nothing XML 1.0 forbids: C0 controls other than tab, LF, CR; U+FFFE/FFFF; lone surrogates.
+    assert.doesNotMatch(svg, /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/);
+    assert.ok(svg.isWellFormed(), 'no lone surrogates');
+    assert.ok(svg.includes('<title>Title</title>'));
+    assert.ok(svg.includes('>abc\tde \uD83D\uDE00<'), 'text kept, controls dropped, pairs kept');
+    assert.ok(svg.includes('>line2<'));
+    assert.ok(svg.includes('>xy</text>'));
+    assert.ok(svg.includes('>null<'));
   });
 
   test('re-adding an object folds its move into its coordinates (version restore)', () => {

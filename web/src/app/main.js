@@ -182,7 +182,7 @@ window.addEventListener('hashchange', () => {
   // loading already (early.js), while the session is restored and the
   // workspace loads; if it is a whiteboard, its drawing workers are ready
   // by the time the snapshot is in.
-  if (firstRoute.name === 'room' && session.api.loggedIn) warmPool();
+  if (firstRoute.name === 'room' && firstRoute.room.startsWith('whiteboard.') && session.api.loggedIn) warmPool();
   try {
     await session.restore();
   } catch (err) {

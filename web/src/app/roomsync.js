@@ -24,9 +24,10 @@
 //     highest seq is kept, and the gap it leaves makes the next snapshot
 //     load resync;
 //   - checkJoin(handle), called after the first load, resyncs once the
-//     room is joined if the join point lies above the model: a snapshot
-//     requested before the join (prefetch.js) may be older than it, and no
-//     live event may come soon to show the gap;
+//     room is joined if the join point lies above the model or the room's
+//     epoch is not the model's: a snapshot requested before the join
+//     (prefetch.js) may be older than it, and no live event may come soon
+//     to show the gap;
 //   - after dispose() (with the view's scope) no hook is called again.
 //
 //   load() ──ok──▶ live ──gap / epoch──▶ resyncing ──ok──▶ live (buffer flushed)
@@ -136,14 +137,16 @@ export class RoomSync {
    * After the first load: once the room handle has joined, reloads the
    * snapshot if the join point lies above the model (the events between
    * them were never delivered live, and no live event may come to show
-   * the gap). The snapshot may have been requested before the join
+   * the gap) or the handle's epoch is not the model's. The snapshot may have been requested before the join
    * (prefetch.js), so it can be older than the join point.
    */
   checkJoin(handle) {
     if (!handle) return;
     Promise.resolve(handle.ready).then(() => {
       if (this.#disposed || !this.#loaded) return;
-      if (Number.isInteger(handle.seq) && handle.seq > this.#hooks.seq()) this.resync();
+      const epoch = this.#hooks.epoch();
+      if (hasEpoch(handle.epoch) && hasEpoch(epoch) && handle.epoch !== epoch) this.resync();
+      else if (Number.isInteger(handle.seq) && handle.seq > this.#hooks.seq()) this.resync();
     }, () => { /* the view reports a failed join */ });
   }
 

@@ -13,7 +13,13 @@ const ROUTES = [
 ];
 
 export function parseRoute(hash = window.location.hash) {
-  const path = decodeURIComponent(hash.replace(/^#/, '')) || '/';
+  let path;
+  try {
+    path = decodeURIComponent(hash.replace(/^#/, '')) || '/';
+  } catch {
+    // A malformed escape (#/w/1/r/%): no route of ours.
+    return { name: 'notfound', ws: null, room: null, path: hash.replace(/^#/, '') };
+  }
   for (const [name, re] of ROUTES) {
     const m = re.exec(path);
     if (m) return { name, ws: m[1] ? Number(m[1]) : null, room: m[2] ?? null, path };

@@ -4,7 +4,11 @@
 // the WebSocket (up to MAX_JOINED), so that unread counts, typing and who is
 // online update live in the sidebar while the user reads another room. The
 // open chat view subscribes to its room here instead of joining it again:
-// one room handle per room and connection.
+// one room handle per room and connection. Other rooms (boards,
+// whiteboards) are joined while a view subscribes to them, and left
+// LEAVE_GRACE_MS after the last one unsubscribed (a quick re-open reuses
+// the handle), so that the user does not stay present in them and the
+// connection's room limit is not reached.
 //
 // Unread counts follow the API's definition (last_seq - read_seq in the
 // room's epoch): `last` advances with every durable event, `read` with
@@ -14,6 +18,8 @@ import { Emitter } from './events.js';
 
 const MAX_JOINED = 90;
 const UNREAD_REFRESH_MS = 15000;
+/** How long a room nobody subscribes to any more stays joined (not chat rooms). */
+export const LEAVE_GRACE_MS = 2000;
 
 export class Workspace extends Emitter {
   constructor(session, id) {
@@ -32,6 +38,8 @@ export class Workspace extends Emitter {
     this.handles = new Map();
     /** room -> Set of subscribers {onEvent, onEphemeral, onPresence, onReset} */
     this.subs = new Map();
+    /** room -> timer of its leave (no subscriber left) */
+    this.leaving = new Map();
     this.unlisten = [];
     this.closed = false;
     this.timer = null;
@@ -72,6 +80,8 @@ export class Workspace extends Emitter {
   close() {
     this.closed = true;
     clearInterval(this.timer);
+    for (const t of this.leaving.values()) clearTimeout(t);
+    this.leaving.clear();
     for (const u of this.unlisten.splice(0)) u();
     for (const hd of this.handles.values()) {
       try { hd.leave(); } catch { /* connection gone */ }
@@ -283,12 +293,67 @@ export class Workspace extends Emitter {
     return this.handles.get(room) ?? (this.session.client ? this.#join(room) : null);
   }
 
-  /** Subscribes to one room's live traffic; returns an unsubscribe function. */
+  /**
+   * Subscribes to one room's live traffic (joining it if need be); returns
+   * {handle, unsubscribe}. A room other than a chat room is left a little
+   * after its last subscriber has gone.
+   */
   subscribe(room, sub) {
+    this.#cancelLeave(room);
     if (!this.subs.has(room)) this.subs.set(room, new Set());
     this.subs.get(room).add(sub);
     const handle = this.handle(room);
-    return { handle, unsubscribe: () => this.subs.get(room)?.delete(sub) };
+    let done = false;
+    const unsubscribe = () => {
+      if (done) return;
+      done = true;
+      const set = this.subs.get(room);
+      set?.delete(sub);
+      if (set && set.size === 0) {
+        this.subs.delete(room);
+        this.#scheduleLeave(room);
+      }
+    };
+    return { handle, unsubscribe };
+  }
+
+  /** A chat room of this workspace (joined for its unread count and typing). */
+  #isChat(room) {
+    const r = this.room(room);
+    return r ? r.kind === 'chat' : String(room).startsWith('chat.');
+  }
+
+  #cancelLeave(room) {
+    const t = this.leaving.get(room);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.leaving.delete(room);
+  }
+
+  #scheduleLeave(room) {
+    if (this.closed || this.#isChat(room) || !this.handles.has(room)) return;
+    this.#cancelLeave(room);
+    this.leaving.set(room, setTimeout(() => this.#leaveIdle(room), LEAVE_GRACE_MS));
+  }
+
+  #leaveIdle(room) {
+    this.leaving.delete(room);
+    if (this.closed || this.subs.get(room)?.size) return;
+    const handle = this.handles.get(room);
+    if (!handle) return;
+    if (handle.pending.length) {
+      // Changes still on their way: leaving would drop them. Left once sent.
+      const onPending = () => {
+        if (handle.pending.length) return;
+        handle.removeEventListener('pending', onPending);
+        if (this.handles.get(room) === handle && !this.subs.get(room)?.size) this.#scheduleLeave(room);
+      };
+      handle.addEventListener('pending', onPending);
+      return;
+    }
+    this.handles.delete(room);
+    try { handle.leave(); } catch { /* connection gone */ }
+    this.emit('presence', room);
   }
 
   // ------------------------------------------------------------ presence and typing

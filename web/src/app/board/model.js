@@ -174,13 +174,16 @@ export function humanSummary(entry, nameOf) {
   return s;
 }
 
+/** Epochs match, or one of them is not known (null/undefined). */
+const sameEpoch = (a, b) => a === undefined || a === null || b === undefined || b === null || a === b;
+
 export class BoardModel {
   constructor({ me }) {
     this.me = String(me);
     this.state = stateNew('board');
     this.epoch = null;
     this.loaded = false;
-    /** cid -> {cid, kind, payload, ackSeq?} in publish order */
+    /** cid -> {cid, kind, payload, ackSeq?, ackEpoch?} in publish order */
     this.ops = new Map();
     this.listeners = new Set();
     this.viewCache = null;
@@ -205,9 +208,12 @@ export class BoardModel {
     this.state = snap?.state ?? stateNew('board');
     this.epoch = snap?.epoch ?? null;
     this.loaded = true;
-    // Ops acknowledged at or below the snapshot are in it.
+    // Ops acknowledged at or below the snapshot are in it. One acknowledged
+    // in another epoch never comes as an event of this one: the snapshot
+    // holds whatever survived of it.
     for (const [cid, op] of this.ops) {
-      if (op.ackSeq !== undefined && op.ackSeq <= this.state.seq) this.ops.delete(cid);
+      if (op.ackSeq === undefined) continue;
+      if (!sameEpoch(op.ackEpoch, this.epoch) || op.ackSeq <= this.state.seq) this.ops.delete(cid);
     }
     this.#emit({ type: 'reset' });
   }
@@ -236,11 +242,16 @@ export class BoardModel {
     this.#emit({ type: 'op' });
   }
 
-  /** The publish was acknowledged with seq: the event follows (or is already folded). */
-  ackOp(cid, seq) {
+  /**
+   * The publish was acknowledged with seq (in epoch): the event follows, or
+   * is already folded. Acknowledged in another epoch than the state's, the
+   * op waits for that epoch's snapshot (loadSnapshot settles it).
+   */
+  ackOp(cid, seq, epoch) {
     const op = this.ops.get(cid);
     if (!op) return;
-    if (seq <= this.state.seq) {
+    op.ackEpoch = epoch ?? null;
+    if (sameEpoch(op.ackEpoch, this.epoch) && seq <= this.state.seq) {
       this.ops.delete(cid);
       this.#emit({ type: 'op' });
     } else {

@@ -189,6 +189,14 @@ export class BoardView {
     scope.add(() => this.dnd.dispose());
     this.columnsEl.addEventListener('click', (e) => this.onBoardClick(e));
     this.columnsEl.addEventListener('keydown', (e) => this.onBoardKey(e));
+    // A keyboard drag ends when focus or the pointer goes elsewhere: renders
+    // wait for it, so it must not be left behind.
+    this.columnsEl.addEventListener('focusout', (e) => this.onKbdFocusOut(e));
+    const onPointerDown = (e) => {
+      if (this.kbd && !(e.target instanceof Node && this.kbd.el.contains(e.target))) this.cancelKbd();
+    };
+    document.addEventListener('pointerdown', onPointerDown, true);
+    scope.add(() => document.removeEventListener('pointerdown', onPointerDown, true));
     this.sweepTimer = setInterval(() => this.sweepViewers(), 5000);
     scope.add(() => {
       clearInterval(this.sweepTimer);
@@ -247,7 +255,7 @@ export class BoardView {
       return Promise.resolve(null);
     }
     return this.handle.publish(kind, payload, { cid }).then((ack) => {
-      this.model.ackOp(cid, ack.seq);
+      this.model.ackOp(cid, ack.seq, ack.epoch);
       return ack;
     }, (err) => {
       this.model.dropOp(cid);
@@ -945,17 +953,34 @@ export class BoardView {
     } else if (e.key === 'Escape') {
       e.preventDefault();
       const k = this.kbd;
-      k.restore();
-      this.kbd = null;
-      this.announce(`Cancelled. ${title} is back where it was.`);
-      this.render(true);
+      this.cancelKbd(`Cancelled. ${title} is back where it was.`);
       this.cardEls.get(k.id)?.el.focus({ preventScroll: true });
     } else if (e.key === 'Tab') {
-      const k = this.kbd;
-      k.restore();
-      this.kbd = null;
-      this.render(true);
+      this.cancelKbd();
     }
+  }
+
+  /** Focus left the lifted card (moving it in the DOM blurs it for a moment). */
+  onKbdFocusOut(e) {
+    const k = this.kbd;
+    if (!k || e.target !== k.el) return;
+    if (e.relatedTarget instanceof Node && k.el.contains(e.relatedTarget)) return;
+    setTimeout(() => {
+      if (this.kbd !== k || this.scope.disposed) return;
+      const a = document.activeElement;
+      if (a && k.el.contains(a)) return;
+      this.cancelKbd();
+    }, 0);
+  }
+
+  /** Puts a card lifted by the keyboard back and renders what waited meanwhile. */
+  cancelKbd(message = 'Move cancelled.') {
+    const k = this.kbd;
+    if (!k) return;
+    k.restore();
+    this.kbd = null;
+    this.announce(message);
+    this.render(true);
   }
 
   columnTitle(colId) {

@@ -51,16 +51,20 @@ export function membersView(session, ws, scope) {
 
   const table = h('ul', { class: 'member-list', attrs: { 'aria-label': 'Members' } });
   const armedUntil = new Map(); // user id -> until when its remove button asks to confirm
-  let disarm = null;
-  const disarmTimer = (ms) => {
-    clearTimeout(disarm);
-    disarm = setTimeout(() => {
-      const now = Date.now();
-      for (const [uid, until] of armedUntil) if (until <= now) armedUntil.delete(uid);
+  const disarmTimers = new Map(); // user id -> its disarm timer
+  const disarmLater = (uid, ms) => {
+    clearTimeout(disarmTimers.get(uid));
+    disarmTimers.set(uid, setTimeout(() => {
+      disarmTimers.delete(uid);
+      if ((armedUntil.get(uid) ?? 0) > Date.now()) return;
+      armedUntil.delete(uid);
       render();
-    }, ms + 20);
+    }, ms + 20));
   };
-  scope.add(() => clearTimeout(disarm));
+  scope.add(() => {
+    for (const t of disarmTimers.values()) clearTimeout(t);
+    disarmTimers.clear();
+  });
 
   const act = async (button, action, fn) => {
     alert.clear();
@@ -116,10 +120,12 @@ export function membersView(session, ws, scope) {
         if ((armedUntil.get(uid) ?? 0) <= Date.now()) {
           armedUntil.set(uid, Date.now() + ARM_MS);
           label(true);
-          disarmTimer(ARM_MS);
+          disarmLater(uid, ARM_MS);
           return;
         }
         armedUntil.delete(uid);
+        clearTimeout(disarmTimers.get(uid));
+        disarmTimers.delete(uid);
         const ok = await act(removeBtn, 'remove', () => session.api.removeMember(ws.id, m.user_id));
         label(false);
         if (!ok) return;

@@ -62,11 +62,14 @@ export function roomsView(session, ws, scope) {
         if (!room) {
           // Created since this page loaded, or in another workspace.
           await ws.reloadRooms().catch(() => {});
+          // The user went elsewhere meanwhile: stay there.
+          if (scope.disposed) return;
           room = ws.room(id);
         }
         if (!room) {
-          const other = Number(id.split('.')[1]);
-          if (other !== ws.id) {
+          // Ids compared as text: long ones do not fit a double exactly.
+          const other = id.split('.')[1];
+          if (other !== String(ws.id)) {
             navigate(roomPath(other, { id, kind: id.split('.')[0] }));
             return;
           }

@@ -8,7 +8,10 @@ export const EXPORT_MARGIN = 32;
 /** Largest PNG side in pixels (bigger drawings are scaled down). */
 export const PNG_MAX_SIDE = 8192;
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// Characters XML 1.0 does not allow at all (most C0 controls, lone
+// surrogates, U+FFFE/U+FFFF) are dropped, so the document stays well-formed.
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const esc = (s) => String(s).replace(NOT_XML, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const n2 = (v) => String(Math.round(v * 100) / 100);
 
 /** The area an export covers: the objects' bounds plus the margin, or null when empty. */
@@ -102,7 +105,7 @@ function objectSvg(o, background) {
  * plus a margin) and resolves a PNG Blob. Browser only.
  * @param {object[]} objects visible objects in z-order
  * @param {(ctx: CanvasRenderingContext2D, o: object) => void} draw draws one object in board coordinates
- * @returns {Promise<Blob|null>} null when the board is empty
+ * @returns {Promise<Blob|null>} null when the board is empty or the browser could not encode it
  */
 export async function toPngBlob(objects, draw, { background = '#ffffff', margin = EXPORT_MARGIN, pixelRatio = 1 } = {}) {
   const b = exportBounds(objects, margin);

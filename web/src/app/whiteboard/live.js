@@ -10,14 +10,25 @@
 // A receiver draws an in-progress item until the durable add with its id
 // arrives, it is cancelled, or nothing was heard of it for LIVE_TTL_MS
 // (ENDED_TTL_MS after its end).
+//
+// What others send is bounded on receipt, so that no sender can make this
+// page's frames slow: a live stroke keeps at most LIVE_MAX_POINTS points
+// (the stroke.add limit; messages that bring none once it is full do not
+// keep it alive either), a session at most LIVE_PER_SESSION items and the
+// page at most LIVE_MAX_ITEMS, the oldest going first.
 
-import { roundCoord } from './geometry.js';
+import { MAX_POINTS, roundCoord } from './geometry.js';
 
 export const LIVE_TTL_MS = 5000;
 export const ENDED_TTL_MS = 8000;
 export const CURSOR_IDLE_MS = 5000;
 /** Most points in one stroke.live message. */
 export const LIVE_CHUNK = 400;
+/** Most points of one live stroke kept by a receiver. */
+export const LIVE_MAX_POINTS = MAX_POINTS;
+/** Most items in progress kept per session, and in all. */
+export const LIVE_PER_SESSION = 4;
+export const LIVE_MAX_ITEMS = 64;
 
 const num = (v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 1e7;
 const okId = (v) => typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(v);
@@ -46,28 +57,37 @@ export class LiveItems {
       case 'stroke.live': {
         if (!okColor(p.color) || !okSize(p.size) || !Array.isArray(p.points)) return false;
         let it = this.items.get(p.id);
+        if (it && it.type !== 'stroke') return false;
         if (!it) {
           it = { id: p.id, type: 'stroke', author: String(ev.author ?? ''), session: String(ev.session ?? ''), points: [], ended: 0 };
-          this.items.set(p.id, it);
+          this.#admit(it);
+        } else if (it.points.length >= LIVE_MAX_POINTS) {
+          // Full: nothing more is drawn, and it is not kept alive.
+          return false;
         }
         it.color = p.color;
         it.size = p.size;
         it.tool = p.tool === 'eraser' ? 'eraser' : 'pen';
         it.last = t;
         const from = Number.isInteger(p.from) && p.from >= 0 ? p.from : it.points.length;
-        const pts = p.points.filter((q) => Array.isArray(q) && num(q[0]) && num(q[1]));
-        // Skip what is already there (a resent chunk), append the rest.
-        const skip = Math.max(0, it.points.length - from);
-        for (let i = skip; i < pts.length; i++) it.points.push([pts[i][0], pts[i][1]]);
+        // Skip what is already there (a resent chunk), append the rest up
+        // to the limit; only what is appended is looked at.
+        const pts = p.points;
+        for (let i = Math.max(0, it.points.length - from); i < pts.length && it.points.length < LIVE_MAX_POINTS; i++) {
+          const q = pts[i];
+          if (Array.isArray(q) && num(q[0]) && num(q[1])) it.points.push([q[0], q[1]]);
+        }
         return true;
       }
       case 'shape.live': {
         if (!okColor(p.color) || !okSize(p.size) || ![p.x, p.y, p.w, p.h].every(num)) return false;
         if (!['rect', 'ellipse', 'line', 'arrow'].includes(p.shape)) return false;
-        this.items.set(p.id, {
+        const it = {
           id: p.id, type: 'shape', shape: p.shape, x: p.x, y: p.y, w: p.w, h: p.h, color: p.color, size: p.size,
           author: String(ev.author ?? ''), session: String(ev.session ?? ''), last: t, ended: 0,
-        });
+        };
+        if (this.items.has(p.id)) this.items.set(p.id, it);
+        else this.#admit(it);
         return true;
       }
       case 'stroke.end':
@@ -84,6 +104,20 @@ export class LiveItems {
       default:
         return false;
     }
+  }
+
+  /** Adds a new item, making room first: the session's oldest, then the oldest of all. */
+  #admit(it) {
+    let mine = 0;
+    let oldestMine = null;
+    for (const [id, x] of this.items) {
+      if (x.session !== it.session) continue;
+      if (oldestMine === null) oldestMine = id;
+      mine++;
+    }
+    if (mine >= LIVE_PER_SESSION) this.items.delete(oldestMine);
+    while (this.items.size >= LIVE_MAX_ITEMS) this.items.delete(this.items.keys().next().value);
+    this.items.set(it.id, it);
   }
 
   /** The durable add of id arrived: its live version goes. */

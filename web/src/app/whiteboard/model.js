@@ -5,9 +5,14 @@
 //
 // - `state` is exactly the server's: the snapshot, then each durable event
 //   in seq order (reduceInPlace on a private copy).
-// - `pending` mirrors RoomHandle.pending. `display` is the state with the
-//   pending publishes folded on top (with provisional seqs above the
-//   state's); it is what the user sees and what tools hit-test against.
+// - `pending` is this page's publishes whose events are not folded yet:
+//   RoomHandle.pending, plus those the handle has settled (acknowledged,
+//   or delivered to a RoomSync that holds the event back while it
+//   resyncs) until the state reaches them: their event is folded (same
+//   cid, or same object id for an add), or the state's seq reaches their
+//   acknowledged seq in their epoch. `display` is the state with them
+//   folded on top (with provisional seqs above the state's); it is what
+//   the user sees and what tools hit-test against.
 // - Changes are reported so the renderer can be incremental: an `add` that
 //   puts a new object on top (new events always have the highest seq) is
 //   appended; anything else redraws.
@@ -44,8 +49,49 @@ export class WhiteboardModel extends Emitter {
   #display;
   #displayDirty = false;
   #fromPayload = new Map();
+  /** cid -> {ackSeq, ackEpoch} of publishes the handle no longer lists (settling) */
+  #settling = new Map();
+  /** cids folded while the handle still lists them */
+  #folded = new Set();
 
   get seq() { return this.state.seq; }
+
+  /** Whether a settled publish is in the state now (seq reached in its epoch, or its add folded). */
+  #reached(p, st) {
+    if (ADD_KINDS.has(p.kind) && this.#has(this.state, p.payload?.id)) return true;
+    if (!st || st.ackSeq === undefined) return false;
+    const same = st.ackEpoch === null || st.ackEpoch === undefined || this.epoch === null || st.ackEpoch === this.epoch;
+    // Acknowledged in another epoch: it never comes as an event of this one.
+    return !same || st.ackSeq <= this.state.seq;
+  }
+
+  /** Drops settled publishes the state has reached; true if any went. */
+  #dropReached() {
+    let changed = false;
+    for (const [cid, st] of this.#settling) {
+      const i = this.pending.findIndex((p) => p.cid === cid);
+      if (i < 0) {
+        this.#settling.delete(cid);
+        continue;
+      }
+      if (this.#reached(this.pending[i], st)) {
+        this.#removeCid(cid);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Takes cid out of the overlay (its event is in the state, or it was refused). */
+  #removeCid(cid) {
+    const i = this.pending.findIndex((p) => p.cid === cid);
+    if (i < 0) return false;
+    this.pending.splice(i, 1);
+    this.#settling.delete(cid);
+    // The handle may list it a moment longer: not to be shown again.
+    this.#folded.add(cid);
+    return true;
+  }
 
   /** Replaces the state with a snapshot {seq, epoch, state}. */
   loadSnapshot(snap) {
@@ -60,6 +106,7 @@ export class WhiteboardModel extends Emitter {
     this.epoch = snap?.epoch ?? null;
     this.loaded = true;
     this.#order = null;
+    this.#dropReached();
     this.#recompute();
     this.emit('change', { type: 'reset' });
   }
@@ -89,23 +136,68 @@ export class WhiteboardModel extends Emitter {
       this.#order = null;
       change = { type: 'change', event: ev };
     }
+    // One's own publish came back folded: out of the overlay.
+    if (typeof ev.cid === 'string' && String(ev.author) === this.me) this.#removeCid(ev.cid);
+    this.#dropReached();
     this.#recompute();
     this.emit('change', change ?? { type: 'seq', event: ev });
     return change;
   }
 
-  /** Sets this page's unacknowledged publishes (RoomHandle.pending, whiteboard kinds only). */
+  /**
+   * Sets this page's unacknowledged publishes (RoomHandle.pending,
+   * whiteboard kinds only). Those the handle no longer lists stay until the
+   * state reaches them (ack() tells their seq, refused() drops them).
+   */
   setPending(list) {
-    this.pending = (list ?? []).filter((p) => WB_KINDS.has(p.kind));
+    const listed = (list ?? []).filter((p) => WB_KINDS.has(p.kind));
+    const cids = new Set(listed.map((p) => p.cid));
+    for (const cid of this.#folded) if (!cids.has(cid)) this.#folded.delete(cid);
+    const out = [];
+    const have = new Set();
+    for (const p of this.pending) {
+      if (cids.has(p.cid)) {
+        out.push(p);
+      } else {
+        if (!this.#settling.has(p.cid)) this.#settling.set(p.cid, {});
+        if (this.#reached(p, this.#settling.get(p.cid))) {
+          this.#settling.delete(p.cid);
+          continue;
+        }
+        out.push(p);
+      }
+      have.add(p.cid);
+    }
+    for (const p of listed) if (!have.has(p.cid) && !this.#folded.has(p.cid)) out.push(p);
+    this.pending = out;
+    return this.#changed();
+  }
+
+  /** One's publish was acknowledged at {seq, epoch}: it stays shown until the state reaches it. */
+  ack(cid, ack) {
+    if (!Number.isInteger(ack?.seq)) return this.refused(cid);
+    const st = this.#settling.get(cid) ?? {};
+    st.ackSeq = ack.seq;
+    st.ackEpoch = ack.epoch ?? null;
+    if (this.pending.some((p) => p.cid === cid)) this.#settling.set(cid, st);
+    return this.#dropReached() ? this.#changed() : { layerChanged: false, changed: false };
+  }
+
+  /** One's publish was refused (or abandoned): it is not shown any more. */
+  refused(cid) {
+    return this.#removeCid(cid) ? this.#changed() : { layerChanged: false, changed: false };
+  }
+
+  #changed() {
     const before = this.nonAddSig;
     this.#recompute();
-    const info = { layerChanged: before !== this.nonAddSig };
+    const info = { layerChanged: before !== this.nonAddSig, changed: true };
     this.emit('pending', info);
     return info;
   }
 
   #recompute() {
-    // Publishes whose event already arrived (same object id folded) are settled.
+    // Adds whose object is folded already are not shown twice.
     const pend = this.pending.filter((p) => !(ADD_KINDS.has(p.kind) && this.#has(this.state, p.payload?.id)));
     this.pendingAddIds = new Set(pend.filter((p) => ADD_KINDS.has(p.kind)).map((p) => p.payload?.id));
     const nonAdd = pend.filter((p) => !ADD_KINDS.has(p.kind));

@@ -111,6 +111,8 @@ class WhiteboardView {
     this.lastCursorSent = 0;
     this.cursorEls = new Map();
     this.waiters = [];
+    this.restoring = false;
+    this.disarmRestore = new Map(); // armed Restore button -> puts its label back
 
     this.build();
     this.renderer = new BoardRenderer(this.canvas, {
@@ -377,9 +379,13 @@ class WhiteboardView {
 
   onPending() {
     if (!this.handle) return;
-    const { layerChanged } = this.model.setPending(this.handle.pending);
-    if (this.versionView) return;
-    if (layerChanged) this.renderer.invalidate();
+    this.afterOverlay(this.model.setPending(this.handle.pending));
+  }
+
+  /** The overlay of one's own publishes changed ({changed, layerChanged} from the model). */
+  afterOverlay(info) {
+    if (!info?.changed || this.scope.disposed || this.versionView) return;
+    if (info.layerChanged) this.renderer.invalidate();
     else this.renderer.schedule();
     this.updateControls();
   }
@@ -534,19 +540,28 @@ class WhiteboardView {
 
   // ------------------------------------------------------------ publishing
 
-  publish(kind, payload) {
+  /**
+   * Publishes one durable event; resolves its ack, or null when it failed
+   * (shown in a toast, unless quiet: then the caller reports it).
+   */
+  publish(kind, payload, { quiet = false } = {}) {
     if (!this.handle) {
-      toast('Not connected to this whiteboard yet.', 'error');
+      if (!quiet) toast('Not connected to this whiteboard yet.', 'error');
       return Promise.resolve(null);
     }
+    const cid = newCid();
     let p;
     try {
-      p = this.handle.publish(kind, payload, { cid: newCid() });
+      p = this.handle.publish(kind, payload, { cid });
     } catch (err) {
       p = Promise.reject(err);
     }
-    return Promise.resolve(p).catch((err) => {
-      toast(`Could not save your change: ${err?.message ?? err}`, 'error');
+    return Promise.resolve(p).then((ack) => {
+      this.afterOverlay(this.model.ack(cid, ack));
+      return ack;
+    }, (err) => {
+      this.afterOverlay(this.model.refused(cid));
+      if (!quiet && !this.scope.disposed) toast(`Could not save your change: ${err?.message ?? err}`, 'error');
       return null;
     });
   }
@@ -807,11 +822,15 @@ class WhiteboardView {
 
   onKey(e) {
     if (!this.el.isConnected) return;
-    const t = e.target;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
     if (document.querySelector('.wb-app') !== this.el) return;
+    // Keys typed elsewhere (the sidebar, a dialog, a field) are theirs.
+    const t = e.target instanceof Element ? e.target : null;
+    if (t && t !== document.body && t !== document.documentElement && !this.el.contains(t)) return;
+    if (t && (t.isContentEditable || t.closest('input, textarea, select, a[href]'))) return;
+    const k = typeof e.key === 'string' ? e.key : '';
+    // A toolbar button keeps the keys it acts on, and those of a list.
+    if (t?.closest('button, [role="button"]') && (k === ' ' || k === 'Enter' || k === 'Delete' || k === 'Backspace' || k.startsWith('Arrow'))) return;
     const mod = e.ctrlKey || e.metaKey;
-    const k = e.key;
     if (mod && !e.altKey && (k === 'z' || k === 'Z')) {
       e.preventDefault();
       if (e.shiftKey) this.redo(); else this.undo();
@@ -835,7 +854,6 @@ class WhiteboardView {
     }
     if (mod || e.altKey) return;
     if (k === ' ' || e.code === 'Space') {
-      if (t && t.tagName === 'BUTTON') return;
       e.preventDefault();
       this.tools.spaceDown = true;
       this.stage.classList.add('is-space');
@@ -986,8 +1004,19 @@ class WhiteboardView {
       return;
     }
     const cache = this.renderer.cache;
-    const blob = await toPngBlob(objs, (ctx, o) => drawObject(ctx, o, cache), { pixelRatio: Math.min(2, window.devicePixelRatio || 1) });
-    if (blob) downloadBlob(blob, exportName(this.room.name, 'png'));
+    let blob = null;
+    let why = 'the browser could not encode the image';
+    try {
+      blob = await toPngBlob(objs, (ctx, o) => drawObject(ctx, o, cache), { pixelRatio: Math.min(2, window.devicePixelRatio || 1) });
+    } catch (err) {
+      why = err?.message ?? String(err);
+    }
+    if (this.scope.disposed) return;
+    if (!blob) {
+      toast(`Could not create the PNG: ${why}.`, 'error');
+      return;
+    }
+    downloadBlob(blob, exportName(this.room.name, 'png'));
   }
 
   downloadSvg() {
@@ -1041,7 +1070,7 @@ class WhiteboardView {
           h('span', { class: 'muted' }, `${this.ws.nameOf(v.created_by)} \u00b7 ${v.created_at ? formatFull(Date.parse(v.created_at) || v.created_at) : ''}`)),
         h('div', { class: 'wb-version-actions' },
           h('button', { type: 'button', class: 'btn btn-secondary btn-xs', attrs: { 'aria-label': `View version ${v.name}` }, on: { click: () => this.viewVersion(v) } }, icon('wb-eye', 14), 'View'),
-          h('button', { type: 'button', class: 'btn btn-secondary btn-xs', attrs: { 'aria-label': `Restore version ${v.name}` }, on: { click: (e) => this.restoreVersion(v, e.currentTarget) } }, icon('retry', 14), 'Restore'),
+          h('button', { type: 'button', class: 'btn btn-secondary btn-xs', disabled: Boolean(this.restoring), dataset: { restore: '' }, attrs: { 'aria-label': `Restore version ${v.name}` }, on: { click: (e) => this.restoreVersion(v, e.currentTarget) } }, icon('retry', 14), 'Restore'),
           mine || role === 'owner' || role === 'admin'
             ? h('button', { type: 'button', class: 'btn btn-ghost btn-xs btn-icon btn-danger-text', attrs: { 'aria-label': `Delete version ${v.name}`, title: 'Delete version' }, on: { click: (e) => this.deleteVersion(v, e.currentTarget) } }, icon('trash', 14))
             : null));
@@ -1095,7 +1124,7 @@ class WhiteboardView {
         icon('clock', 16),
         h('span', { class: 'wb-banner-text' }, 'Viewing version ', h('strong', null, `\u201c${ver.name}\u201d`),
           ` \u00b7 ${this.versionView.order.length} object${this.versionView.order.length === 1 ? '' : 's'} \u00b7 read only`),
-        h('button', { type: 'button', class: 'btn btn-primary btn-xs', on: { click: (e) => this.restoreVersion(ver, e.currentTarget) } }, 'Restore this version'),
+        h('button', { type: 'button', class: 'btn btn-primary btn-xs', disabled: Boolean(this.restoring), dataset: { restore: '' }, on: { click: (e) => this.restoreVersion(ver, e.currentTarget) } }, 'Restore this version'),
         h('button', { type: 'button', class: 'btn btn-secondary btn-xs', on: { click: () => this.leaveVersion() } }, 'Back to live board'));
       this.banner.hidden = false;
       this.el.dataset.viewing = String(ver.id);
@@ -1118,36 +1147,50 @@ class WhiteboardView {
   }
 
   async restoreVersion(v, btn) {
-    if (this.readOnlyReason) return;
+    if (this.readOnlyReason || this.restoring) return;
     if (btn && !btn.classList.contains('is-armed')) {
       // A second click confirms.
-      btn.classList.add('is-armed');
-      btn.dataset.label = btn.textContent;
-      btn.textContent = 'Restore for everyone?';
-      btn.setAttribute('aria-label', `Confirm restore version ${v.name}`);
-      setTimeout(() => {
-        if (!btn.isConnected || !btn.classList.contains('is-armed')) return;
+      const label = [...btn.childNodes];
+      const ariaLabel = btn.getAttribute('aria-label');
+      const disarm = () => {
+        clearTimeout(timer);
+        this.disarmRestore.delete(btn);
         btn.classList.remove('is-armed');
-        btn.textContent = btn.dataset.label;
-        btn.setAttribute('aria-label', `Restore version ${v.name}`);
-      }, 4000);
+        replace(btn, label);
+        if (ariaLabel === null) btn.removeAttribute('aria-label');
+        else btn.setAttribute('aria-label', ariaLabel);
+      };
+      const timer = setTimeout(disarm, 4000);
+      this.disarmRestore.set(btn, disarm);
+      btn.classList.add('is-armed');
+      replace(btn, icon('retry', 14), 'Restore for everyone?');
+      btn.setAttribute('aria-label', `Confirm restore version ${v.name}`);
       return;
     }
-    let ver;
+    this.disarmRestore.get(btn)?.();
+    this.setRestoring(true);
+    let progress = false;
     try {
-      ver = v.state ? v : await this.fetchVersion(v);
-    } catch (err) {
-      toast(`Could not open the version: ${describeError(err)}`, 'error');
-      return;
-    }
-    this.leaveVersion();
-    const objs = objectsInOrder(ver.state);
-    this.restoring = true;
-    this.showStatus(`Restoring \u201c${ver.name}\u201d\u2026`, 'info');
-    try {
+      let ver;
+      try {
+        ver = v.state ? v : await this.fetchVersion(v);
+      } catch (err) {
+        toast(`Could not open the version: ${describeError(err)}`, 'error');
+        return;
+      }
+      if (this.scope.disposed) return;
+      this.leaveVersion();
+      const objs = objectsInOrder(ver.state);
+      this.showStatus(`Restoring \u201c${ver.name}\u201d\u2026`, 'info');
+      progress = true;
+      // Failures are told once, at the end, not once per object.
+      let failed = 0;
+      const send = (kind, payload) => this.publish(kind, payload, { quiet: true }).then((ack) => {
+        if (!ack) failed++;
+      });
       await this.whenActionsSettled();
       // Clear (undoable), then add the version's objects again as new ones.
-      if (this.model.displayOrder().length) this.publish('clear', {});
+      if (this.model.displayOrder().length) send('clear', {});
       let i = 0;
       for (const o of objs) {
         if (this.scope.disposed) return;
@@ -1156,14 +1199,28 @@ class WhiteboardView {
         while (this.handle && this.handle.pending.length >= RESTORE_WINDOW && !this.scope.disposed) {
           await new Promise((r) => setTimeout(r, 15));
         }
-        this.publish(p.kind, p.payload);
+        if (this.scope.disposed) return;
+        send(p.kind, p.payload);
         if (++i % 50 === 0) this.showStatus(`Restoring \u201c${ver.name}\u201d: ${i} of ${objs.length}\u2026`, 'info');
       }
       await this.whenActionsSettled(30000);
-      toast(`Restored \u201c${ver.name}\u201d. Undo the clear to get the previous board back.`);
+      if (this.scope.disposed) return;
+      if (failed) toast(`Restoring \u201c${ver.name}\u201d failed for ${failed} change${failed === 1 ? '' : 's'}: the board may be incomplete.`, 'error');
+      else toast(`Restored \u201c${ver.name}\u201d. Undo the clear to get the previous board back.`);
     } finally {
-      this.restoring = false;
-      this.showStatus(null);
+      this.setRestoring(false);
+      if (progress && !this.scope.disposed) this.showStatus(null);
+    }
+  }
+
+  /** While a restore runs, its progress shows and no other restore starts. */
+  setRestoring(on) {
+    this.restoring = on;
+    this.el.toggleAttribute('data-restoring', on);
+    this.el.setAttribute('aria-busy', on ? 'true' : 'false');
+    for (const b of this.el.querySelectorAll('button[data-restore]')) {
+      if (on) this.disarmRestore.get(b)?.();
+      b.disabled = on;
     }
   }
 
