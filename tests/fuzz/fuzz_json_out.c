@@ -64,7 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!reals && strcmp(want, got) != 0) abort();
             if (reals) {
                 json_t *back = json_loadb(got, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-                if (!back || !json_equal(back, v) || len > strlen(want)) abort();
+                /* Reals read back equal. (Not always shorter than jansson's
+                 * text: an integral real from 1e15 up takes an exponent
+                 * with its fewest digits, 5.55550000000593e15, where
+                 * jansson writes 5555500000005930.0.) */
+                if (!back || !json_equal(back, v)) abort();
                 json_decref(back);
             }
             sink_len = len;
